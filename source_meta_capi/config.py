@@ -1,0 +1,166 @@
+"""The connector configuration, parsed once into a frozen typed object."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Mapping, Optional
+
+from source_meta_capi.staging.store import S3Options, s3_options_from_mapping
+
+DEFAULT_SETTLE_SECONDS = 120
+DEFAULT_GRAPH_BASE_URL = "https://graph.facebook.com"
+DEFAULT_API_VERSION = "v26.0"
+DEFAULT_STATS_AGGREGATIONS = ("event", "event_source", "event_processing_results", "match_keys")
+DEFAULT_STATS_LOOKBACK_HOURS = 6
+
+_JSON_TYPES = {"string", "number", "integer", "boolean", "array", "object"}
+_PIXEL_ID = re.compile(r"[0-9]{1,20}")
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message says which field and how to fix it."""
+
+
+@dataclass(frozen=True)
+class PixelConfig:
+    """One configured pixel (dataset)."""
+
+    pixel_id: str
+    ad_account_id: Optional[str] = None
+    event_types: frozenset[str] = frozenset()
+    custom_data_properties: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StagingConfig:
+    """Where staged events live and how to read them."""
+
+    bucket_url: str
+    s3: S3Options
+    settle_seconds: int = DEFAULT_SETTLE_SECONDS
+    on_corrupt_object: str = "fail"
+    on_schema_drift: str = "warn"
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """The whole source configuration. Push mode is on when `staging` is set, pull mode when
+    `has_credentials`; either or both."""
+
+    pixels: tuple[PixelConfig, ...]
+    start_date: Optional[datetime]
+    staging: Optional[StagingConfig]
+    has_credentials: bool
+
+    def pixel(self, pixel_id: str) -> Optional[PixelConfig]:
+        return next((p for p in self.pixels if p.pixel_id == pixel_id), None)
+
+    @staticmethod
+    def from_mapping(config: Mapping[str, Any]) -> "SourceConfig":
+        """Parse and validate; raises ConfigError naming the offending field."""
+        raw_pixels = config.get("pixels")
+        if not isinstance(raw_pixels, list) or not raw_pixels:
+            raise ConfigError("'pixels' must list at least one pixel, e.g. [{\"pixel_id\": \"1234567890\"}].")
+        pixels = tuple(_parse_pixel(index, item) for index, item in enumerate(raw_pixels))
+        seen: set[str] = set()
+        for pixel in pixels:
+            if pixel.pixel_id in seen:
+                raise ConfigError(f"pixel {pixel.pixel_id} is listed twice in 'pixels'.")
+            seen.add(pixel.pixel_id)
+        staging = _parse_staging(config.get("staging"))
+        credentials = config.get("credentials")
+        has_credentials = isinstance(credentials, Mapping) and bool(credentials.get("access_token"))
+        if staging is None and not has_credentials:
+            raise ConfigError(
+                "Nothing to sync: configure 'staging' (push mode: the receiver's bucket) and/or "
+                "'credentials' (pull mode: Graph API)."
+            )
+        return SourceConfig(
+            pixels=pixels,
+            start_date=parse_start_date(config.get("start_date")),
+            staging=staging,
+            has_credentials=has_credentials,
+        )
+
+
+def parse_start_date(value: Any) -> Optional[datetime]:
+    """Accept a date or date-time (Z or offset); naive times are UTC."""
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise ConfigError(f"'start_date' must be a string like 2026-11-01T00:00:00Z, got {type(value).__name__}.")
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError as error:
+        raise ConfigError(f"'start_date' {value!r} is not an ISO-8601 date or date-time.") from error
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+def _parse_pixel(index: int, item: Any) -> PixelConfig:
+    where = f"pixels[{index}]"
+    if not isinstance(item, Mapping):
+        raise ConfigError(f"{where} must be an object with a pixel_id.")
+    pixel_id = item.get("pixel_id")
+    if isinstance(pixel_id, int) and not isinstance(pixel_id, bool):
+        pixel_id = str(pixel_id)
+    if not isinstance(pixel_id, str) or not _PIXEL_ID.fullmatch(pixel_id.strip()):
+        raise ConfigError(f"{where}.pixel_id must be the numeric pixel id (1-20 digits), got {pixel_id!r}.")
+    ad_account = item.get("ad_account_id")
+    if ad_account not in (None, ""):
+        ad_account = str(ad_account).strip()
+        if not re.fullmatch(r"(act_)?[0-9]{1,20}", ad_account):
+            raise ConfigError(f"{where}.ad_account_id must look like act_1234567890, got {ad_account!r}.")
+        if not ad_account.startswith("act_"):
+            ad_account = f"act_{ad_account}"
+    else:
+        ad_account = None
+    event_types = item.get("event_types") or []
+    if not isinstance(event_types, list) or not all(isinstance(e, str) and e for e in event_types):
+        raise ConfigError(f"{where}.event_types must be a list of event names.")
+    custom = item.get("custom_data_properties") or {}
+    if isinstance(custom, list):
+        # Also accept [{"name": …, "type": …}], the shape some UIs produce for maps.
+        custom = {str(entry.get("name")): entry.get("type") for entry in custom if isinstance(entry, Mapping)}
+    if not isinstance(custom, Mapping):
+        raise ConfigError(f"{where}.custom_data_properties must map field names to JSON types.")
+    for name, json_type in custom.items():
+        if json_type not in _JSON_TYPES:
+            raise ConfigError(
+                f"{where}.custom_data_properties.{name} has type {json_type!r}; use one of {sorted(_JSON_TYPES)}."
+            )
+    return PixelConfig(
+        pixel_id=pixel_id.strip(),
+        ad_account_id=ad_account,
+        event_types=frozenset(event_types),
+        custom_data_properties=dict(custom),
+    )
+
+
+def _parse_staging(raw: Any) -> Optional[StagingConfig]:
+    if raw in (None, {}):
+        return None
+    if not isinstance(raw, Mapping):
+        raise ConfigError("'staging' must be an object with a bucket_url.")
+    bucket_url = raw.get("bucket_url")
+    if not isinstance(bucket_url, str) or not bucket_url.strip():
+        raise ConfigError("'staging.bucket_url' is required: a local folder, file:///path or s3://bucket/prefix.")
+    settle = raw.get("settle_seconds", DEFAULT_SETTLE_SECONDS)
+    if not isinstance(settle, int) or isinstance(settle, bool) or settle < 0:
+        raise ConfigError(f"'staging.settle_seconds' must be a non-negative integer, got {settle!r}.")
+    on_corrupt = raw.get("on_corrupt_object", "fail")
+    if on_corrupt not in ("fail", "warn"):
+        raise ConfigError(f"'staging.on_corrupt_object' must be 'fail' or 'warn', got {on_corrupt!r}.")
+    on_drift = raw.get("on_schema_drift", "warn")
+    if on_drift not in ("fail", "warn"):
+        raise ConfigError(f"'staging.on_schema_drift' must be 'warn' or 'fail', got {on_drift!r}.")
+    return StagingConfig(
+        bucket_url=bucket_url.strip(),
+        s3=s3_options_from_mapping(raw),
+        settle_seconds=settle,
+        on_corrupt_object=on_corrupt,
+        on_schema_drift=on_drift,
+    )

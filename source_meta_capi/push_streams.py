@@ -1,0 +1,276 @@
+"""The push streams (delivered_events, delivery_statuses, dead_letters): CDK 7 concurrent streams
+reading the staging bucket, one partition per pixel and arrival hour."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from importlib import resources
+from typing import Any, Iterable, Mapping, Optional
+
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
+from airbyte_cdk.sources.message import MessageRepository
+from airbyte_cdk.sources.streams.concurrent.cursor import CursorField
+from airbyte_cdk.sources.streams.concurrent.default_stream import DefaultStream
+from airbyte_cdk.sources.streams.concurrent.partitions.partition import Partition
+from airbyte_cdk.sources.streams.concurrent.partitions.partition_generator import PartitionGenerator
+from airbyte_cdk.sources.types import Record
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+from source_meta_capi.config import SourceConfig, StagingConfig
+from source_meta_capi.push_cursor import ArrivalWatermarkCursor
+from source_meta_capi.record_checks import RecordTypeChecker, attribution_drift
+from source_meta_capi.staging.identity_filter import IdentityFilter
+from source_meta_capi.staging.keys import ObjectKind, arrival_floor_key
+from source_meta_capi.staging.reader import HourPrefix, StagingReader
+from source_meta_capi.staging.records import CorruptObjectError
+from source_meta_capi.staging.store import StoreAccessError, StoreError
+from source_meta_capi.sync_report import SyncReport
+
+
+@dataclass(frozen=True)
+class PushStreamSpec:
+    """What differs between the three push streams."""
+
+    name: str
+    kind: ObjectKind
+    primary_key: tuple[str, ...]
+    cursor_field: str
+
+
+PUSH_STREAMS = (
+    PushStreamSpec("delivered_events", ObjectKind.EVENTS, ("pixel_id", "event_id", "event_time"), "received_at"),
+    PushStreamSpec("delivery_statuses", ObjectKind.STATUSES, ("pixel_id", "batch_id", "attempt"), "recorded_at"),
+    PushStreamSpec("dead_letters", ObjectKind.DEAD_LETTERS, ("dead_letter_id",), "recorded_at"),
+)
+
+logger = logging.getLogger("airbyte.source_meta_capi")
+
+
+def load_schema(stream_name: str) -> dict[str, Any]:
+    """The stream's JSON Schema from schemas/ (the single source of truth for its fields)."""
+    text = resources.files("source_meta_capi").joinpath("schemas", f"{stream_name}.json").read_text()
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def events_schema(config: SourceConfig) -> dict[str, Any]:
+    """delivered_events with every pixel's configured custom_data properties merged in."""
+    schema = copy.deepcopy(load_schema("delivered_events"))
+    custom = schema["properties"]["custom_data"]["properties"]
+    for pixel in config.pixels:
+        for name, json_type in sorted(pixel.custom_data_properties.items()):
+            existing = custom.get(name)
+            if existing is None:
+                custom[name] = {"type": ["null", json_type]}
+            elif json_type not in existing["type"]:
+                # Two pixels disagree on a field's type: accept both rather than fail a load.
+                existing["type"] = sorted(set(existing["type"]) | {json_type})
+    return schema
+
+
+class StagedHourPartition(Partition):
+    """The objects of one pixel's arrival hour that this sync reads."""
+
+    def __init__(self, stream: "_PushStreamReader", hour: HourPrefix, partition_id: int, after_key: Optional[str]) -> None:
+        self._stream = stream
+        self.hour = hour
+        self.partition_id = partition_id
+        self.pixel_id = hour.pixel_id
+        self._after_key = after_key
+        self.last_key_read: Optional[str] = None
+
+    def read(self) -> Iterable[Record]:
+        yield from self._stream.read_hour(self)
+
+    def to_slice(self) -> Optional[Mapping[str, Any]]:
+        return {"pixel_id": self.hour.pixel_id, "date": self.hour.day, "hour": self.hour.hour}
+
+    def stream_name(self) -> str:
+        return self._stream.spec.name
+
+    def __hash__(self) -> int:
+        return hash((self._stream.spec.name, self.partition_id))
+
+    @property
+    def after_key(self) -> Optional[str]:
+        return self._after_key
+
+
+class _PushStreamReader(PartitionGenerator):
+    """Generates the partitions of one push stream and reads them."""
+
+    def __init__(
+        self,
+        spec: PushStreamSpec,
+        config: SourceConfig,
+        staging: StagingConfig,
+        reader: StagingReader,
+        cursor: ArrivalWatermarkCursor,
+        incremental: bool,
+        now: datetime,
+        report: SyncReport,
+        schema: Mapping[str, Any],
+    ) -> None:
+        self.spec = spec
+        self._config = config
+        self._staging = staging
+        self._reader = reader
+        self._cursor = cursor
+        self._incremental = incremental
+        # Late writers: only objects stamped before now - settle are final (see push_cursor.py).
+        self._arrived_before = now - timedelta(seconds=staging.settle_seconds) if incremental else None
+        self._report = report
+        self._checker = RecordTypeChecker(schema)
+        self._identities = {pixel.pixel_id: IdentityFilter() for pixel in config.pixels} if spec.kind is ObjectKind.EVENTS else {}
+
+    def generate(self) -> Iterable[Partition]:
+        for pixel in self._config.pixels:
+            after_key = self._cursor.last_key(pixel.pixel_id) if self._incremental else None
+            if after_key is None and self._config.start_date is not None:
+                after_key = arrival_floor_key(self.spec.kind, pixel.pixel_id, self._config.start_date)
+            try:
+                for hour in self._reader.hours(self.spec.kind, pixel.pixel_id, after_key=after_key):
+                    if self._arrived_before is not None and hour.sort_key > f"{self._arrived_before:%Y-%m-%dT%H}":
+                        break
+                    yield StagedHourPartition(self, hour, self._cursor.register(pixel.pixel_id), after_key)
+            except StoreError as error:
+                raise _store_failure(error, f"list {self.spec.name} of pixel {pixel.pixel_id}") from error
+
+    def read_hour(self, partition: StagedHourPartition) -> Iterable[Record]:
+        name = self.spec.name
+        pixel = self._config.pixel(partition.pixel_id)
+        ad_account = pixel.ad_account_id if pixel else None
+        event_types = pixel.event_types if pixel else frozenset()
+        identities = self._identities.get(partition.pixel_id)
+        try:
+            objects = list(self._reader.objects(partition.hour, partition.after_key, self._arrived_before))
+        except StoreError as error:
+            raise _store_failure(error, f"list {partition.hour.prefix}") from error
+        for staged in objects:
+            try:
+                lines = list(self._reader.read(staged.key))
+            except CorruptObjectError as error:
+                self._corrupt(name, error)
+                partition.last_key_read = staged.key
+                continue
+            except StoreError as error:
+                raise _store_failure(error, f"read {staged.key}") from error
+            self._report.add(name, "objects_read")
+            for line in lines:
+                record = line.record
+                if record is None:
+                    assert line.error is not None
+                    self._corrupt(name, line.error)
+                    continue
+                if record.get("pixel_id") != partition.pixel_id:
+                    self._corrupt(name, CorruptObjectError(staged.key, "pixel_id does not match the object's key", line.line))
+                    continue
+                problem = self._checker.problem(record)
+                if problem is not None:
+                    self._corrupt(name, CorruptObjectError(staged.key, f"record fails the {name} schema: {problem}", line.line))
+                    continue
+                if self.spec.kind is ObjectKind.EVENTS:
+                    if event_types and record.get("event_name") not in event_types:
+                        self._report.add(name, "filtered_by_event_type")
+                        continue
+                    self._check_drift(record)
+                    assert identities is not None
+                    if not identities.first_time(partition.pixel_id, record.get("event_id"), record.get("event_time")):
+                        self._report.add(name, "repeats_dropped")
+                        continue
+                if ad_account and not record.get("ad_account_id"):
+                    record["ad_account_id"] = ad_account
+                record["_staged_object"] = staged.key
+                self._report.add(name, "records")
+                yield Record(data=record, stream_name=name, associated_slice=None)
+            partition.last_key_read = staged.key
+
+    def _corrupt(self, stream: str, error: CorruptObjectError) -> None:
+        self._report.corrupt_data(stream, str(error))
+        if self._staging.on_corrupt_object == "fail":
+            raise AirbyteTracedException(
+                message=(
+                    f"Corrupt staged data in {error.key}"
+                    + (f" line {error.line}" if error.line is not None else "")
+                    + f": {error.reason}. Move the object out of the bucket, or set staging.on_corrupt_object to 'warn' "
+                    "to skip (and count) corrupt data."
+                ),
+                internal_message=str(error),
+                failure_type=FailureType.config_error,
+            )
+        logger.warning(json.dumps({"event": "corrupt_staged_data", "stream": stream, "object": error.key, "line": error.line, "reason": error.reason}))
+
+    def _check_drift(self, record: Mapping[str, Any]) -> None:
+        finding = attribution_drift(record)
+        if finding is None:
+            return
+        for missing in finding.missing:
+            self._report.drift(finding.pixel_id, finding.event_name, missing)
+        logger.error(
+            json.dumps(
+                {
+                    "event": "schema_drift",
+                    "pixel_id": finding.pixel_id,
+                    "event_id": finding.event_id,
+                    "event_name": finding.event_name,
+                    "missing": list(finding.missing),
+                }
+            )
+        )
+        if self._staging.on_schema_drift == "fail":
+            raise AirbyteTracedException(
+                message=(
+                    f"Schema drift: event {finding.event_id} ({finding.event_name}) of pixel {finding.pixel_id} lacks "
+                    f"{', '.join(finding.missing)}, which attribution needs. Fix the sender, or set staging.on_schema_drift "
+                    "to 'warn' to sync such events and only count them."
+                ),
+                failure_type=FailureType.config_error,
+            )
+
+    def close(self) -> None:
+        for identities in self._identities.values():
+            identities.close()
+
+
+def _store_failure(error: StoreError, action: str) -> AirbyteTracedException:
+    failure = FailureType.config_error if isinstance(error, StoreAccessError) else FailureType.transient_error
+    return AirbyteTracedException(message=f"Cannot {action}: {error}", internal_message=repr(error), failure_type=failure)
+
+
+def build_push_streams(
+    config: SourceConfig,
+    reader: StagingReader,
+    state_manager: ConnectorStateManager,
+    message_repository: MessageRepository,
+    incremental_streams: frozenset[str],
+    report: SyncReport,
+    now: Optional[datetime] = None,
+) -> list[DefaultStream]:
+    """The three push streams for a config with `staging`."""
+    assert config.staging is not None
+    moment = now or datetime.now(timezone.utc)
+    streams = []
+    for spec in PUSH_STREAMS:
+        schema = events_schema(config) if spec.kind is ObjectKind.EVENTS else load_schema(spec.name)
+        stream_state = state_manager.get_stream_state(spec.name, None) or {}
+        cursor = ArrivalWatermarkCursor(spec.name, spec.cursor_field, stream_state, message_repository, state_manager)
+        generator = _PushStreamReader(
+            spec, config, config.staging, reader, cursor, spec.name in incremental_streams, moment, report, schema
+        )
+        streams.append(
+            DefaultStream(
+                partition_generator=generator,
+                name=spec.name,
+                json_schema=schema,
+                primary_key=list(spec.primary_key),
+                cursor_field=CursorField(spec.cursor_field),
+                logger=logger,
+                cursor=cursor,
+            )
+        )
+    return streams

@@ -1,0 +1,28 @@
+"""Console entry point `source-meta-capi`: the Airbyte protocol (spec, check, discover, read)."""
+
+from __future__ import annotations
+
+import sys
+from typing import List, Optional
+
+from airbyte_cdk.entrypoint import AirbyteEntrypoint, launch
+
+
+def run(args: Optional[List[str]] = None) -> None:
+    """Build the source with the config, catalog and state named on the command line, then run."""
+    from source_meta_capi.source import SourceMetaCapi
+
+    argv = list(sys.argv[1:] if args is None else args)
+    catalog_path = AirbyteEntrypoint.extract_catalog(argv)
+    config_path = AirbyteEntrypoint.extract_config(argv)
+    state_path = AirbyteEntrypoint.extract_state(argv)
+    source = SourceMetaCapi(
+        catalog=SourceMetaCapi.read_catalog(catalog_path) if catalog_path else None,
+        config=SourceMetaCapi.read_config(config_path) if config_path else None,
+        state=SourceMetaCapi.read_state(state_path) if state_path else None,
+    )
+    launch(source, argv)
+
+
+if __name__ == "__main__":
+    run()

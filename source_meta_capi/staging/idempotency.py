@@ -1,0 +1,107 @@
+"""Idempotent acceptance: a retried request (same webhook-id or body digest) is answered with the
+original result and never staged twice.
+
+Protocol (all state in the store, so it holds across processes and Lambdas):
+1. `lookup`: read the claims of the key. If a claim's object exists, the request was accepted:
+   replay its stored response. If the newest claim is younger than the commit deadline (plus a
+   margin for clock skew), the original is still in flight: tell the caller to retry later.
+   Otherwise every earlier attempt was abandoned (the writer gives up at its deadline), so the
+   next attempt number is free.
+2. `claim`: a conditional put of `<attempt>.json` naming the planned object's stem. Losing the
+   put means a concurrent duplicate won: the loser must not stage.
+3. The caller commits the object, then answers.
+A crash between 2 and 3 leaves a claim without an object; a retry after the deadline re-claims.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from enum import Enum
+from typing import Any, Callable, Mapping, Optional
+
+import orjson
+
+from source_meta_capi.staging.keys import validate_pixel_id
+from source_meta_capi.staging.records import iso_utc, parse_iso_utc
+from source_meta_capi.staging.store import ObjectNotFoundError, ObjectStore
+
+IDEMPOTENCY_AREA = "idempotency"
+
+
+class LedgerOutcome(str, Enum):
+    """What to do with a request after looking up its idempotency key."""
+
+    NEW = "new"
+    REPLAY = "replay"
+    IN_PROGRESS = "in_progress"
+
+
+@dataclass(frozen=True)
+class LedgerLookup:
+    """The result of `lookup`: a fresh attempt number, a response to replay, or a wait."""
+
+    outcome: LedgerOutcome
+    next_attempt: int = 1
+    response: Optional[Mapping[str, Any]] = None
+    retry_after_s: int = 0
+
+
+def idempotency_digest(idempotency_key: str) -> str:
+    """Keys come from callers (webhook-id): hash them so any string is a safe path segment."""
+    return hashlib.sha256(idempotency_key.encode("utf-8", "surrogatepass")).hexdigest()[:40]
+
+
+class IdempotencyLedger:
+    """Claims and replays of accepted requests, keyed per pixel."""
+
+    def __init__(
+        self,
+        store: ObjectStore,
+        commit_deadline_s: float,
+        clock_skew_margin_s: float = 30.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    ) -> None:
+        self._store = store
+        self._in_flight_window = timedelta(seconds=commit_deadline_s + clock_skew_margin_s)
+        self._clock = clock
+
+    def _prefix(self, pixel_id: str, idempotency_key: str) -> str:
+        return f"{IDEMPOTENCY_AREA}/pixel_id={validate_pixel_id(pixel_id)}/{idempotency_digest(idempotency_key)}/"
+
+    def lookup(self, pixel_id: str, idempotency_key: str) -> LedgerLookup:
+        prefix = self._prefix(pixel_id, idempotency_key)
+        claims = list(self._store.list_keys(prefix))
+        if not claims:
+            return LedgerLookup(LedgerOutcome.NEW, next_attempt=1)
+        newest: Optional[Mapping[str, Any]] = None
+        for key in claims:
+            try:
+                claim = orjson.loads(self._store.get(key))
+            except (ObjectNotFoundError, orjson.JSONDecodeError):
+                continue
+            if next(iter(self._store.list_keys(claim["object_stem"])), None) is not None:
+                return LedgerLookup(LedgerOutcome.REPLAY, response=claim["response"])
+            newest = claim
+        attempt = _attempt_of(claims[-1]) + 1
+        if newest is not None:
+            age = self._clock() - parse_iso_utc(newest["claimed_at"])
+            if age < self._in_flight_window:
+                wait = int((self._in_flight_window - age).total_seconds()) + 1
+                return LedgerLookup(LedgerOutcome.IN_PROGRESS, next_attempt=attempt, retry_after_s=wait)
+        return LedgerLookup(LedgerOutcome.NEW, next_attempt=attempt)
+
+    def claim(
+        self, pixel_id: str, idempotency_key: str, attempt: int, object_stem: str, response: Mapping[str, Any]
+    ) -> bool:
+        """Claim `attempt` for this key; False if a concurrent duplicate claimed it first."""
+        body = orjson.dumps(
+            {"object_stem": object_stem, "claimed_at": iso_utc(self._clock()), "attempt": attempt, "response": response}
+        )
+        return self._store.put_if_absent(f"{self._prefix(pixel_id, idempotency_key)}{attempt:06d}.json", body)
+
+
+def _attempt_of(key: str) -> int:
+    name = key.rsplit("/", 1)[-1].split(".", 1)[0]
+    return int(name) if name.isdigit() else 0

@@ -1,0 +1,92 @@
+"""Staged records: the envelope every line carries, and the gzip JSON Lines object encoding."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import zlib
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Iterator, Mapping, Sequence
+
+import orjson
+
+SCHEMA_VERSION = 1
+
+# Compression level 5 is within ~3% of level 9's size on event JSON at a fraction of the CPU,
+# and the receiver pays it on the request path.
+_GZIP_LEVEL = 5
+
+
+def iso_utc(moment: datetime) -> str:
+    """ISO-8601 UTC with microseconds and a Z suffix: fixed width, sortable, parsed by warehouses."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_iso_utc(text: str) -> datetime:
+    """Parse an ISO-8601 timestamp (Z or offset) to an aware UTC datetime."""
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+@dataclass(frozen=True)
+class EncodedObject:
+    """An object ready to stage: compressed bytes and the content digest its name carries."""
+
+    data: bytes
+    digest: str
+    record_count: int
+
+
+def encode_records(records: Sequence[Mapping[str, Any]]) -> EncodedObject:
+    """gzip JSON Lines. mtime=0 keeps the bytes a pure function of the records."""
+    body = b"".join(orjson.dumps(record) + b"\n" for record in records)
+    digest = hashlib.sha256(body).hexdigest()[:16]
+    return EncodedObject(data=gzip.compress(body, compresslevel=_GZIP_LEVEL, mtime=0), digest=digest, record_count=len(records))
+
+
+class CorruptObjectError(Exception):
+    """A staged object or one of its lines cannot be decoded. Names the key and, if known, the line."""
+
+    def __init__(self, key: str, reason: str, line: int | None = None) -> None:
+        self.key = key
+        self.line = line
+        self.reason = reason
+        where = f"{key} line {line}" if line is not None else key
+        super().__init__(f"corrupt staged data in {where}: {reason}")
+
+
+@dataclass(frozen=True)
+class DecodedLine:
+    """One line of a staged object: its 1-based number and the parsed record, or the error."""
+
+    line: int
+    record: dict[str, Any] | None
+    error: CorruptObjectError | None
+
+
+def decode_object(key: str, data: bytes) -> Iterator[DecodedLine]:
+    """Decompress and parse an object line by line.
+
+    A bad gzip stream raises CorruptObjectError for the whole object (nothing from it can be
+    trusted); a bad line is reported as a DecodedLine with an error so the caller can count it
+    and decide (fail or warn) without losing the good lines around it.
+    """
+    try:
+        body = gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as error:
+        raise CorruptObjectError(key, f"not a valid gzip stream ({error})") from error
+    for number, raw in enumerate(body.split(b"\n"), start=1):
+        if not raw.strip():
+            continue
+        try:
+            record = orjson.loads(raw)
+        except orjson.JSONDecodeError as error:
+            yield DecodedLine(number, None, CorruptObjectError(key, f"invalid JSON ({error.msg})", number))
+            continue
+        if not isinstance(record, dict):
+            yield DecodedLine(number, None, CorruptObjectError(key, "line is not a JSON object", number))
+            continue
+        yield DecodedLine(number, record, None)
