@@ -46,8 +46,10 @@ def main() -> None:
     # incremental sync takes it (late writers are only trusted after settle_seconds).
     writer = StagingWriter(open_store(str(BUCKET)), clock=lambda: datetime.now(timezone.utc) - timedelta(minutes=5))
     staged = stage_sample(writer, PIXELS)
-    print(f"staged {staged.events} events, {staged.statuses} delivery statuses, {staged.dead_letters} dead letters "
-          f"in {staged.objects} objects under {BUCKET.relative_to(ROOT)}/")
+    print(
+        f"staged {staged.events} events, {staged.statuses} delivery statuses, {staged.dead_letters} dead letters "
+        f"in {staged.objects} objects under {BUCKET.relative_to(ROOT)}/"
+    )
 
     config = {
         "pixels": [{"pixel_id": PIXELS[0], "ad_account_id": "act_1234"}, {"pixel_id": PIXELS[1]}],
@@ -56,7 +58,9 @@ def main() -> None:
     (DEMO / "config.json").write_text(json.dumps(config, indent=2))
     check = [m for m in run("check", "--config", str(DEMO / "config.json")) if m["type"] == "CONNECTION_STATUS"]
     print("check:", check[0]["connectionStatus"]["status"])
-    catalog = next(m for m in run("discover", "--config", str(DEMO / "config.json")) if m["type"] == "CATALOG")["catalog"]
+    catalog = next(m for m in run("discover", "--config", str(DEMO / "config.json")) if m["type"] == "CATALOG")[
+        "catalog"
+    ]
     configured = {
         "streams": [
             {
@@ -90,15 +94,24 @@ def main() -> None:
         for stream in ("delivered_events", "delivery_statuses", "dead_letters"):
             print(f"  {stream:<20} {records.get(stream, 0):>8}")
         if sync == 1:
-            purchases = [m["record"]["data"] for m in messages if m["type"] == "RECORD"
-                         and m["record"]["stream"] == "delivered_events" and m["record"]["data"]["event_name"] == "Purchase"]
+            purchases = [
+                m["record"]["data"]
+                for m in messages
+                if m["type"] == "RECORD"
+                and m["record"]["stream"] == "delivered_events"
+                and m["record"]["data"]["event_name"] == "Purchase"
+            ]
             if purchases:
                 sample = purchases[0]
-                print(f"  e.g. Purchase {sample['event_id']} of pixel {sample['pixel_id']}: value "
-                      f"{sample['custom_data'].get('value')} {sample['custom_data'].get('currency')}, "
-                      f"em={sample['user_data']['em'][0][:12]}… (hashed), received_at {sample['received_at']}")
-    print(f"\nconfig, catalog and state are in {DEMO.relative_to(ROOT)}/ — try:\n"
-          f"  {Path(CLI).relative_to(ROOT)} read --config .demo/config.json --catalog .demo/catalog.json --state .demo/state.json")
+                print(
+                    f"  e.g. Purchase {sample['event_id']} of pixel {sample['pixel_id']}: value "
+                    f"{sample['custom_data'].get('value')} {sample['custom_data'].get('currency')}, "
+                    f"em={sample['user_data']['em'][0][:12]}… (hashed), received_at {sample['received_at']}"
+                )
+    print(
+        f"\nconfig, catalog and state are in {DEMO.relative_to(ROOT)}/ — try:\n"
+        f"  {Path(CLI).relative_to(ROOT)} read --config .demo/config.json --catalog .demo/catalog.json --state .demo/state.json"
+    )
 
 
 if __name__ == "__main__":

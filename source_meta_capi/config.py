@@ -58,11 +58,11 @@ class SourceConfig:
         return next((p for p in self.pixels if p.pixel_id == pixel_id), None)
 
     @staticmethod
-    def from_mapping(config: Mapping[str, Any]) -> "SourceConfig":
+    def from_mapping(config: Mapping[str, Any]) -> SourceConfig:
         """Parse and validate; raises ConfigError naming the offending field."""
         raw_pixels = config.get("pixels")
         if not isinstance(raw_pixels, list) or not raw_pixels:
-            raise ConfigError("'pixels' must list at least one pixel, e.g. [{\"pixel_id\": \"1234567890\"}].")
+            raise ConfigError('\'pixels\' must list at least one pixel, e.g. [{"pixel_id": "1234567890"}].')
         pixels = tuple(_parse_pixel(index, item) for index, item in enumerate(raw_pixels))
         seen: set[str] = set()
         for pixel in pixels:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Mapping, MutableMapping, Optional
+from typing import Any, Mapping, MutableMapping, Optional, Protocol
 
 from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
 from airbyte_cdk.sources.message import MessageRepository
@@ -20,6 +20,14 @@ from airbyte_cdk.sources.types import Record
 
 from source_meta_capi.staging.keys import parse_object_key
 from source_meta_capi.staging.records import iso_utc
+
+
+class _TracksProgress(Protocol):
+    """What the push partitions tell the cursor when they close."""
+
+    pixel_id: str
+    partition_id: int
+    last_key_read: Optional[str]
 
 
 @dataclass
@@ -92,9 +100,8 @@ class ArrivalWatermarkCursor(Cursor):
         pass
 
     def close_partition(self, partition: Partition) -> None:
-        pixel_id: str = getattr(partition, "pixel_id")
-        partition_id: int = getattr(partition, "partition_id")
-        last_read: Optional[str] = getattr(partition, "last_key_read")
+        progress_of: _TracksProgress = partition  # type: ignore[assignment]
+        pixel_id, partition_id, last_read = progress_of.pixel_id, progress_of.partition_id, progress_of.last_key_read
         with self._lock:
             progress = self._pixels[pixel_id]
             progress.done[partition_id] = last_read

@@ -51,6 +51,11 @@ PUSH_STREAMS = (
 logger = logging.getLogger("airbyte.source_meta_capi")
 
 
+def utc_now() -> datetime:
+    """The sync's clock (one reading per sync fixes the settle cutoff); tests replace it."""
+    return datetime.now(timezone.utc)
+
+
 def load_schema(stream_name: str) -> dict[str, Any]:
     """The stream's JSON Schema from schemas/ (the single source of truth for its fields)."""
     text = resources.files("source_meta_capi").joinpath("schemas", f"{stream_name}.json").read_text()
@@ -76,7 +81,9 @@ def events_schema(config: SourceConfig) -> dict[str, Any]:
 class StagedHourPartition(Partition):
     """The objects of one pixel's arrival hour that this sync reads."""
 
-    def __init__(self, stream: "_PushStreamReader", hour: HourPrefix, partition_id: int, after_key: Optional[str]) -> None:
+    def __init__(
+        self, stream: _PushStreamReader, hour: HourPrefix, partition_id: int, after_key: Optional[str]
+    ) -> None:
         self._stream = stream
         self.hour = hour
         self.partition_id = partition_id
@@ -126,7 +133,9 @@ class _PushStreamReader(PartitionGenerator):
         self._arrived_before = now - timedelta(seconds=staging.settle_seconds) if incremental else None
         self._report = report
         self._checker = RecordTypeChecker(schema)
-        self._identities = {pixel.pixel_id: IdentityFilter() for pixel in config.pixels} if spec.kind is ObjectKind.EVENTS else {}
+        self._identities = (
+            {pixel.pixel_id: IdentityFilter() for pixel in config.pixels} if spec.kind is ObjectKind.EVENTS else {}
+        )
 
     def generate(self) -> Iterable[Partition]:
         for pixel in self._config.pixels:
@@ -168,11 +177,15 @@ class _PushStreamReader(PartitionGenerator):
                     self._corrupt(name, line.error)
                     continue
                 if record.get("pixel_id") != partition.pixel_id:
-                    self._corrupt(name, CorruptObjectError(staged.key, "pixel_id does not match the object's key", line.line))
+                    self._corrupt(
+                        name, CorruptObjectError(staged.key, "pixel_id does not match the object's key", line.line)
+                    )
                     continue
                 problem = self._checker.problem(record)
                 if problem is not None:
-                    self._corrupt(name, CorruptObjectError(staged.key, f"record fails the {name} schema: {problem}", line.line))
+                    self._corrupt(
+                        name, CorruptObjectError(staged.key, f"record fails the {name} schema: {problem}", line.line)
+                    )
                     continue
                 if self.spec.kind is ObjectKind.EVENTS:
                     if event_types and record.get("event_name") not in event_types:
@@ -203,7 +216,17 @@ class _PushStreamReader(PartitionGenerator):
                 internal_message=str(error),
                 failure_type=FailureType.config_error,
             )
-        logger.warning(json.dumps({"event": "corrupt_staged_data", "stream": stream, "object": error.key, "line": error.line, "reason": error.reason}))
+        logger.warning(
+            json.dumps(
+                {
+                    "event": "corrupt_staged_data",
+                    "stream": stream,
+                    "object": error.key,
+                    "line": error.line,
+                    "reason": error.reason,
+                }
+            )
+        )
 
     def _check_drift(self, record: Mapping[str, Any]) -> None:
         finding = attribution_drift(record)
@@ -239,7 +262,9 @@ class _PushStreamReader(PartitionGenerator):
 
 def _store_failure(error: StoreError, action: str) -> AirbyteTracedException:
     failure = FailureType.config_error if isinstance(error, StoreAccessError) else FailureType.transient_error
-    return AirbyteTracedException(message=f"Cannot {action}: {error}", internal_message=repr(error), failure_type=failure)
+    return AirbyteTracedException(
+        message=f"Cannot {action}: {error}", internal_message=repr(error), failure_type=failure
+    )
 
 
 def build_push_streams(
@@ -253,7 +278,7 @@ def build_push_streams(
 ) -> list[DefaultStream]:
     """The three push streams for a config with `staging`."""
     assert config.staging is not None
-    moment = now or datetime.now(timezone.utc)
+    moment = now or utc_now()
     streams = []
     for spec in PUSH_STREAMS:
         schema = events_schema(config) if spec.kind is ObjectKind.EVENTS else load_schema(spec.name)

@@ -13,8 +13,20 @@ from typing import Any, Optional
 from source_meta_capi.staging.keys import ObjectKind
 from source_meta_capi.staging.writer import StagingWriter
 
-_EVENT_MIX = (("PageView", 50), ("ViewContent", 25), ("AddToCart", 12), ("InitiateCheckout", 6), ("Purchase", 4), ("Lead", 3))
-_CITIES = (("menlopark", "ca", "94025", "us"), ("newyork", "ny", "10001", "us"), ("berlin", "be", "10115", "de"), ("london", "", "sw1a1aa", "gb"))
+_EVENT_MIX = (
+    ("PageView", 50),
+    ("ViewContent", 25),
+    ("AddToCart", 12),
+    ("InitiateCheckout", 6),
+    ("Purchase", 4),
+    ("Lead", 3),
+)
+_CITIES = (
+    ("menlopark", "ca", "94025", "us"),
+    ("newyork", "ny", "10001", "us"),
+    ("berlin", "be", "10115", "de"),
+    ("london", "", "sw1a1aa", "gb"),
+)
 
 
 def _sha(value: str) -> str:
@@ -33,7 +45,7 @@ class SampleSummary:
 
 def sample_event(rng: random.Random, pixel_id: str, event_time: int, index: int) -> dict[str, Any]:
     """One staged event as the receiver would stage it (user_data already hashed)."""
-    names, weights = zip(*_EVENT_MIX)
+    names, weights = zip(*_EVENT_MIX, strict=False)
     name = rng.choices(names, weights)[0]
     city, state, zip_code, country = rng.choice(_CITIES)
     user = rng.randrange(1, 5000)
@@ -62,7 +74,13 @@ def sample_event(rng: random.Random, pixel_id: str, event_time: int, index: int)
         event["user_data"]["st"] = [_sha(state)]
     if name in ("Purchase", "InitiateCheckout", "AddToCart"):
         value = round(rng.uniform(5, 400), 2)
-        event["custom_data"] = {"currency": "USD", "value": value, "content_type": "product", "content_ids": [f"SKU-{rng.randrange(100)}"], "num_items": 1}
+        event["custom_data"] = {
+            "currency": "USD",
+            "value": value,
+            "content_type": "product",
+            "content_ids": [f"SKU-{rng.randrange(100)}"],
+            "num_items": 1,
+        }
         if name == "Purchase":
             order = f"order-{uuid.UUID(int=rng.getrandbits(128)).hex[:10]}"
             event["event_id"] = order
@@ -86,7 +104,10 @@ def stage_sample(
         for batch_number in range(batches_per_pixel):
             batch_id = f"b{uuid.UUID(int=rng.getrandbits(128)).hex[:20]}"
             base_time = int((moment - timedelta(hours=batches_per_pixel - batch_number)).timestamp())
-            batch = [sample_event(rng, pixel_id, base_time + i, batch_number * events_per_batch + i) for i in range(events_per_batch)]
+            batch = [
+                sample_event(rng, pixel_id, base_time + i, batch_number * events_per_batch + i)
+                for i in range(events_per_batch)
+            ]
             for record in batch:
                 record["batch_id"] = batch_id
             writer.stage(ObjectKind.EVENTS, pixel_id, batch)

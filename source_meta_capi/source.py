@@ -57,8 +57,12 @@ class SourceMetaCapi(YamlDeclarativeSource):
         self._push_generators: list[Any] = []
 
     # ---- construction with no arguments ----------------------------------------------------
-    def _rebuilt_for(self, config: Mapping[str, Any], catalog: Optional[ConfiguredAirbyteCatalog] = None,
-                     state: Optional[List[AirbyteStateMessage]] = None) -> Optional["SourceMetaCapi"]:
+    def _rebuilt_for(
+        self,
+        config: Mapping[str, Any],
+        catalog: Optional[ConfiguredAirbyteCatalog] = None,
+        state: Optional[List[AirbyteStateMessage]] = None,
+    ) -> Optional[SourceMetaCapi]:
         if self._given_config is not None and dict(config) == self._given_config:
             return None
         return SourceMetaCapi(catalog=catalog, config=config, state=state)
@@ -67,7 +71,9 @@ class SourceMetaCapi(YamlDeclarativeSource):
         try:
             return SourceConfig.from_mapping(self._config)
         except ConfigError as error:
-            raise AirbyteTracedException(message=str(error), internal_message=str(error), failure_type=FailureType.config_error) from error
+            raise AirbyteTracedException(
+                message=str(error), internal_message=str(error), failure_type=FailureType.config_error
+            ) from error
 
     # ---- streams --------------------------------------------------------------------------
     def streams(self, config: Mapping[str, Any]) -> List[AbstractStream]:  # type: ignore[override]
@@ -88,7 +94,7 @@ class SourceMetaCapi(YamlDeclarativeSource):
                 self._incremental_stream_names(),
                 self._report,
             )
-            self._push_generators.extend(stream._stream_partition_generator for stream in push)  # noqa: SLF001
+            self._push_generators.extend(stream._stream_partition_generator for stream in push)
             streams.extend(push)
         return streams
 

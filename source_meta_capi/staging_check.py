@@ -32,7 +32,9 @@ def check_staging(config: SourceConfig) -> list[str]:
             for pixel_folder in store.list_children(area):
                 name = pixel_folder[len(area) :].rstrip("/")
                 if not name.startswith("pixel_id="):
-                    return [f"Staging bucket {store.url}: unexpected folder {pixel_folder}; expected {area}pixel_id=<id>/."]
+                    return [
+                        f"Staging bucket {store.url}: unexpected folder {pixel_folder}; expected {area}pixel_id=<id>/."
+                    ]
         except StoreError as error:
             return [f"Staging bucket: {error}"]
     return []

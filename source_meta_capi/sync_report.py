@@ -47,7 +47,8 @@ class SyncReport:
             return {
                 "streams": streams,
                 "schema_drift": [
-                    {"pixel_id": p, "event_name": e, "missing": f, "count": c} for (p, e, f), c in sorted(self._drift.items())
+                    {"pixel_id": p, "event_name": e, "missing": f, "count": c}
+                    for (p, e, f), c in sorted(self._drift.items())
                 ],
                 "corrupt_locations": list(self.corrupt),
             }

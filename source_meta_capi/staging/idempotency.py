@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Callable, Mapping, Optional
 
 import orjson
@@ -30,7 +30,7 @@ from source_meta_capi.staging.store import ObjectNotFoundError, ObjectStore
 IDEMPOTENCY_AREA = "idempotency"
 
 
-class LedgerOutcome(str, Enum):
+class LedgerOutcome(StrEnum):
     """What to do with a request after looking up its idempotency key."""
 
     NEW = "new"

@@ -33,7 +33,9 @@ class IdentityFilter:
         """True the first time an identity is seen; events without an event_id are always new."""
         if event_id is None:
             return True
-        digest = hashlib.blake2b(f"{pixel_id}\x1f{event_id}\x1f{event_time}".encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        digest = hashlib.blake2b(
+            f"{pixel_id}\x1f{event_id}\x1f{event_time}".encode("utf-8", "surrogatepass"), digest_size=16
+        ).digest()
         with self._lock:
             if self._db is None:
                 if digest in self._memory:
@@ -51,7 +53,9 @@ class IdentityFilter:
 
     def _spill(self) -> None:
         self._dir = tempfile.TemporaryDirectory(prefix="meta-capi-identities-")
-        self._db = sqlite3.connect(os.path.join(self._dir.name, "seen.db"), check_same_thread=False, isolation_level=None)
+        self._db = sqlite3.connect(
+            os.path.join(self._dir.name, "seen.db"), check_same_thread=False, isolation_level=None
+        )
         self._db.execute("PRAGMA journal_mode=OFF")
         self._db.execute("PRAGMA synchronous=OFF")
         self._db.execute("PRAGMA cache_size=-16384")

@@ -9,11 +9,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from enum import Enum
+from enum import StrEnum
 from typing import Optional
 
 
-class ObjectKind(str, Enum):
+class ObjectKind(StrEnum):
     """The three areas of a staging bucket, one per push stream."""
 
     EVENTS = "events"
@@ -28,7 +28,9 @@ class InvalidKeySegmentError(ValueError):
 _PIXEL_ID = re.compile(r"[0-9]{1,20}")
 _WRITER_ID = re.compile(r"[a-z0-9]{1,32}")
 _ARRIVAL = re.compile(r"[0-9]{8}T[0-9]{12}Z")
-_OBJECT_NAME = re.compile(r"(?P<arrival>[0-9]{8}T[0-9]{12}Z)-(?P<writer>[a-z0-9]{1,32})-(?P<digest>[0-9a-f]{16})\.jsonl\.gz")
+_OBJECT_NAME = re.compile(
+    r"(?P<arrival>[0-9]{8}T[0-9]{12}Z)-(?P<writer>[a-z0-9]{1,32})-(?P<digest>[0-9a-f]{16})\.jsonl\.gz"
+)
 _KEY = re.compile(
     r"(?P<kind>events|statuses|dead_letters)/pixel_id=(?P<pixel_id>[0-9]{1,20})/"
     r"date=(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})/hour=(?P<hour>[0-9]{2})/(?P<name>[^/]+)"

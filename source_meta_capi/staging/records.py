@@ -44,7 +44,9 @@ def encode_records(records: Sequence[Mapping[str, Any]]) -> EncodedObject:
     """gzip JSON Lines. mtime=0 keeps the bytes a pure function of the records."""
     body = b"".join(orjson.dumps(record) + b"\n" for record in records)
     digest = hashlib.sha256(body).hexdigest()[:16]
-    return EncodedObject(data=gzip.compress(body, compresslevel=_GZIP_LEVEL, mtime=0), digest=digest, record_count=len(records))
+    return EncodedObject(
+        data=gzip.compress(body, compresslevel=_GZIP_LEVEL, mtime=0), digest=digest, record_count=len(records)
+    )
 
 
 class CorruptObjectError(Exception):

@@ -124,7 +124,9 @@ class StagingWriter:
             f"{pixel_prefix(kind, pixel_id)}date={arrival:%Y-%m-%d}/hour={arrival:%H}/"
             f"{arrival_stamp(arrival)}-{self._writer_id}-"
         )
-        return PlannedObject(kind=kind, pixel_id=pixel_id, arrival=arrival, stem=stem, started_monotonic=self._monotonic())
+        return PlannedObject(
+            kind=kind, pixel_id=pixel_id, arrival=arrival, stem=stem, started_monotonic=self._monotonic()
+        )
 
     def commit(self, planned: PlannedObject, records: Sequence[Mapping[str, Any]]) -> StagedObject:
         """Write the records; each gets the envelope fields the writer owns (cursor, schema version).

@@ -1,0 +1,108 @@
+"""Turn a validated server event into the form that is staged and forwarded to Meta.
+
+Raw personal data never reaches a store (DESIGN.md), so this is the last point at which
+it exists: user_data is normalized and hashed (fact sheet §3), custom_data loses its
+personal data keys (§4, §10.2), and fields Meta does not define (§2.1) are dropped.
+"""
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from source_meta_capi.capi.custom_data_privacy import strip_pii
+from source_meta_capi.capi.event_fields import SERVER_EVENT_FIELDS
+from source_meta_capi.capi.user_data_normalization import (
+    NormalizationWarning,
+    normalize_user_data,
+)
+
+
+@dataclass(frozen=True)
+class NormalizedEvent:
+    """A staged/forwardable server event and what normalization changed or dropped.
+
+    `warnings` name fields (for user_data values, custom_data key paths and dropped
+    top-level fields) and never contain submitted values.
+    """
+
+    event: dict[str, Any]
+    warnings: tuple[NormalizationWarning, ...]
+
+    @property
+    def stripped_custom_data_keys(self) -> tuple[str, ...]:
+        """Paths of custom_data keys removed as personal data, e.g. `contents[0].email`."""
+        prefix = "custom_data."
+        return tuple(
+            warning.field[len(prefix) :]
+            for warning in self.warnings
+            if warning.field.startswith(prefix) and warning.reason == _PII_REASON
+        )
+
+
+_PII_REASON = "dropped: personal data key in custom_data"
+
+
+def normalize_event(
+    event: Mapping[str, Any],
+    default_country: str | None = None,
+    today: date | None = None,
+) -> NormalizedEvent:
+    """Normalize one event that `validate_event` accepted; the input is not modified.
+
+    - Top-level keys outside Meta's server-event fields (§2.1) are dropped with a warning.
+    - event_id becomes a string (integers are accepted by validation); event_time an int.
+    - user_data is hashed by `normalize_user_data` with `default_country` as fallback.
+    - custom_data loses personal data keys at every depth.
+    - A top-level `customer_segmentation` moves into custom_data unless custom_data has
+      one: Meta's own example puts it there and top-level placement has drawn error 100.
+    """
+    warnings: list[NormalizationWarning] = []
+    normalized: dict[str, Any] = {}
+    for key, value in event.items():
+        if key in SERVER_EVENT_FIELDS:
+            normalized[key] = copy.deepcopy(value)
+        else:
+            warnings.append(NormalizationWarning(str(key), "dropped: not a server event field"))
+
+    if normalized.get("event_id") is not None:
+        normalized["event_id"] = str(normalized["event_id"])
+    else:
+        normalized.pop("event_id", None)
+    if isinstance(normalized.get("event_time"), float):
+        normalized["event_time"] = int(normalized["event_time"])
+
+    raw_user_data = normalized.get("user_data")
+    if isinstance(raw_user_data, Mapping):
+        result = normalize_user_data(raw_user_data, default_country, today)
+        normalized["user_data"] = result.user_data
+        warnings.extend(
+            NormalizationWarning(f"user_data.{warning.field}", warning.reason) for warning in result.warnings
+        )
+        if not result.user_data:
+            warnings.append(NormalizationWarning("user_data", "no usable match key left"))
+
+    _move_customer_segmentation(normalized, warnings)
+
+    custom_data = normalized.get("custom_data")
+    if isinstance(custom_data, Mapping):
+        cleaned = strip_pii(custom_data)
+        normalized["custom_data"] = cleaned.custom_data
+        warnings.extend(NormalizationWarning(f"custom_data.{path}", _PII_REASON) for path in cleaned.stripped_keys)
+    return NormalizedEvent(normalized, tuple(warnings))
+
+
+def _move_customer_segmentation(normalized: dict[str, Any], warnings: list[NormalizationWarning]) -> None:
+    if "customer_segmentation" not in normalized:
+        return
+    segmentation = normalized.pop("customer_segmentation")
+    custom_data = normalized.get("custom_data")
+    if custom_data is None:
+        custom_data = normalized["custom_data"] = {}
+    if isinstance(custom_data, dict) and "customer_segmentation" not in custom_data:
+        custom_data["customer_segmentation"] = segmentation
+        reason = "moved into custom_data where Meta expects it"
+    else:
+        reason = "dropped: custom_data already has customer_segmentation"
+    warnings.append(NormalizationWarning("customer_segmentation", reason))

@@ -1,0 +1,383 @@
+"""Validate CAPI request bodies and server events before they are staged (fact sheet §1, §2).
+
+Meta rejects a whole batch for one bad event (§1.2), so the receiver validates every event
+up front and answers the caller with precise rejections instead. A rejection names the
+event index, its event_id and the field; its reason never repeats a submitted value, since
+values may be personal data.
+"""
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from source_meta_capi.capi.event_fields import (
+    ACTION_SOURCES,
+    APP_DATA_REQUIRED_FIELDS,
+    EXTINFO_LENGTH,
+    HASHED_USER_DATA_KEYS,
+    LDU_COUNTRY_CODES,
+    LDU_OPTION,
+    LDU_STATE_CODES,
+    MATCH_KEYS,
+    PLAIN_USER_DATA_KEYS,
+)
+
+MAX_EVENTS_PER_REQUEST: Final[int] = 1000
+MAX_EVENT_AGE_SECONDS: Final[int] = 7 * 24 * 3600
+MAX_PHYSICAL_STORE_AGE_SECONDS: Final[int] = 62 * 24 * 3600
+MAX_FUTURE_SKEW_SECONDS: Final[int] = 60
+# Meta documents no limit; event_id is a dedup key and part of our staged identity, so
+# anything longer than an order number or UUID is treated as a caller bug.
+MAX_EVENT_ID_LENGTH: Final[int] = 256
+_MILLISECONDS_THRESHOLD: Final[int] = 10**11
+
+
+@dataclass(frozen=True)
+class EventRejection:
+    """Why one event (or, with `index` None, the whole request body) was refused."""
+
+    index: int | None
+    event_id: str | None
+    field: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class BatchValidation:
+    """The outcome of `validate_batch`: which events may be staged and why others not."""
+
+    valid_indices: tuple[int, ...]
+    rejections: tuple[EventRejection, ...]
+    test_event_code: str | None = None
+    partner_agent: str | None = None
+
+    @property
+    def body_rejected(self) -> bool:
+        """True when the request body itself is unusable (no event can be staged)."""
+        return any(rejection.index is None for rejection in self.rejections)
+
+
+def event_id_of(event: Any) -> str | None:
+    """The event's event_id as a string, or None if absent or not a string/integer."""
+    if not isinstance(event, Mapping):
+        return None
+    event_id = event.get("event_id")
+    if isinstance(event_id, bool):
+        return None
+    if isinstance(event_id, str | int):
+        return str(event_id)
+    return None
+
+
+def validate_event(event: Any, now: float, index: int = 0) -> list[EventRejection]:
+    """Every reason Meta would refuse `event`, judged at Unix time `now`; empty if valid.
+
+    Decisions where Meta leaves a choice (fact sheet §1.2, §2.1):
+    - event_time must be an integer number of seconds. Booleans, strings (even numeric
+      ones: Meta's SDK type-checks int) and floats with a fraction are refused; an
+      integral float such as `1764150000.0` is accepted.
+    - event_time may be at most 7 days old (62 for physical_store) and at most 60 s in
+      the future. Small future skew is accepted as sent, not clamped: event_time is part
+      of the staged identity and a clamped value would differ between retries.
+    - event_id, when present, is a non-empty string of at most 256 characters, or an
+      integer (order numbers), which normalization turns into a string.
+    - user_data needs at least one match key; an event Meta cannot match is useless.
+    """
+    if not isinstance(event, Mapping):
+        return [EventRejection(index, None, "event", "event must be a JSON object")]
+    check = _EventCheck(index, event_id_of(event))
+    _check_required(event, check)
+    _check_event_time(event, now, check)
+    _check_event_id(event, check)
+    _check_user_data(event.get("user_data"), check)
+    _check_action_source_requirements(event, check)
+    _check_custom_data(event, check)
+    _check_data_processing_options(event, check)
+    _check_optional_types(event, check)
+    return check.rejections
+
+
+def validate_batch(body: Any, now: float) -> BatchValidation:
+    """Validate a CAPI request body (§1.1): `data` plus optional main-body fields.
+
+    `data` must be a list of 1 to 1000 events; `test_event_code` and `partner_agent`, when
+    present, must be strings. Other main-body keys (upload_tag, namespace_id, …, and even
+    access_token) are tolerated but not carried forward. A repeated (event_name, event_id)
+    pair is refused after its first valid occurrence, as Meta would drop it anyway (§5).
+    """
+    if not isinstance(body, Mapping):
+        return _body_rejection("body", "request body must be a JSON object")
+    data = body.get("data")
+    if not isinstance(data, list):
+        return _body_rejection("data", "data must be a JSON array of events")
+    if not 1 <= len(data) <= MAX_EVENTS_PER_REQUEST:
+        return _body_rejection(
+            "data",
+            f"data must hold 1 to {MAX_EVENTS_PER_REQUEST} events, got {len(data)}",
+        )
+    strings: dict[str, str | None] = {}
+    for name in ("test_event_code", "partner_agent"):
+        value = body.get(name)
+        if value is not None and not isinstance(value, str):
+            return _body_rejection(name, f"{name} must be a string")
+        strings[name] = value
+    valid: list[int] = []
+    rejections: list[EventRejection] = []
+    seen: set[tuple[str, str]] = set()
+    for index, event in enumerate(data):
+        event_rejections = validate_event(event, now, index)
+        if event_rejections:
+            rejections.extend(event_rejections)
+            continue
+        event_id = event_id_of(event)
+        if event_id is not None:
+            key = (str(event["event_name"]), event_id)
+            if key in seen:
+                rejections.append(
+                    EventRejection(
+                        index,
+                        event_id,
+                        "event_id",
+                        "duplicate of an earlier event with the same event_name and "
+                        "event_id in this request; Meta keeps only the first",
+                    )
+                )
+                continue
+            seen.add(key)
+        valid.append(index)
+    return BatchValidation(
+        tuple(valid),
+        tuple(rejections),
+        strings["test_event_code"],
+        strings["partner_agent"],
+    )
+
+
+class _EventCheck:
+    """Collects rejections for one event."""
+
+    def __init__(self, index: int, event_id: str | None) -> None:
+        self.index = index
+        self.event_id = event_id
+        self.rejections: list[EventRejection] = []
+
+    def reject(self, field: str, reason: str) -> None:
+        self.rejections.append(EventRejection(self.index, self.event_id, field, reason))
+
+
+def _body_rejection(field: str, reason: str) -> BatchValidation:
+    return BatchValidation((), (EventRejection(None, None, field, reason),))
+
+
+def _is_number(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return math.isfinite(value)
+
+
+def _non_empty_string(value: Any) -> bool:
+    return isinstance(value, str) and value.strip() != ""
+
+
+def _check_required(event: Mapping[str, Any], check: _EventCheck) -> None:
+    if not _non_empty_string(event.get("event_name")):
+        check.reject("event_name", "event_name is required and must be a non-empty string")
+    if not isinstance(event.get("user_data"), Mapping):
+        check.reject("user_data", "user_data is required and must be a JSON object")
+    action_source = event.get("action_source")
+    if action_source is None:
+        check.reject("action_source", "action_source is required")
+    elif action_source not in ACTION_SOURCES:
+        check.reject(
+            "action_source",
+            f"action_source must be one of {', '.join(sorted(ACTION_SOURCES))}",
+        )
+
+
+def _check_event_time(event: Mapping[str, Any], now: float, check: _EventCheck) -> None:
+    event_time = event.get("event_time")
+    if event_time is None:
+        check.reject("event_time", "event_time is required")
+        return
+    if isinstance(event_time, float) and event_time.is_integer():
+        event_time = int(event_time)
+    if isinstance(event_time, bool) or not isinstance(event_time, int):
+        check.reject("event_time", "event_time must be an integer of Unix seconds")
+        return
+    if event_time > now + MAX_FUTURE_SKEW_SECONDS:
+        hint = " (it looks like milliseconds)" if event_time > _MILLISECONDS_THRESHOLD else ""
+        check.reject(
+            "event_time",
+            f"event_time is more than {MAX_FUTURE_SKEW_SECONDS} s in the future{hint}",
+        )
+        return
+    # §1.2: one stale event makes Meta refuse the whole request (error 2804003).
+    physical = event.get("action_source") == "physical_store"
+    max_age = MAX_PHYSICAL_STORE_AGE_SECONDS if physical else MAX_EVENT_AGE_SECONDS
+    if now - event_time > max_age:
+        days = max_age // (24 * 3600)
+        check.reject("event_time", f"event_time is more than {days} days old")
+
+
+def _check_event_id(event: Mapping[str, Any], check: _EventCheck) -> None:
+    if "event_id" not in event or event["event_id"] is None:
+        return
+    event_id = event["event_id"]
+    if isinstance(event_id, bool) or not isinstance(event_id, str | int):
+        check.reject("event_id", "event_id must be a string")
+    elif isinstance(event_id, str) and not event_id.strip():
+        check.reject("event_id", "event_id must not be empty")
+    elif len(str(event_id)) > MAX_EVENT_ID_LENGTH:
+        check.reject("event_id", f"event_id is longer than {MAX_EVENT_ID_LENGTH} characters")
+
+
+def _check_user_data(user_data: Any, check: _EventCheck) -> None:
+    if not isinstance(user_data, Mapping):
+        return
+    for key in sorted(HASHED_USER_DATA_KEYS & user_data.keys()):
+        value = user_data[key]
+        items = value if isinstance(value, list) else [value]
+        if not all(_is_hashable_value(item) for item in items):
+            check.reject(
+                f"user_data.{key}",
+                f"user_data.{key} must be a string or list of strings",
+            )
+    for key in sorted(PLAIN_USER_DATA_KEYS & user_data.keys()):
+        value = user_data[key]
+        if value is not None and (isinstance(value, bool) or not isinstance(value, str | int)):
+            check.reject(f"user_data.{key}", f"user_data.{key} must be a string")
+    if not any(_has_value(user_data.get(key)) for key in MATCH_KEYS):
+        check.reject("user_data", "user_data has no customer information parameter to match on")
+
+
+def _is_hashable_value(item: Any) -> bool:
+    return item is None or (not isinstance(item, bool) and isinstance(item, str | int))
+
+
+def _has_value(value: Any) -> bool:
+    if isinstance(value, list):
+        return any(_has_value(item) for item in value)
+    if isinstance(value, str):
+        return value.strip() != ""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_action_source_requirements(event: Mapping[str, Any], check: _EventCheck) -> None:
+    action_source = event.get("action_source")
+    user_data = event.get("user_data")
+    if action_source == "website":
+        # §2.2 [D M5]: website events need the page URL and the browser's user agent.
+        url = event.get("event_source_url")
+        if not isinstance(url, str) or not url.lower().startswith(("http://", "https://")):
+            check.reject(
+                "event_source_url",
+                "website events need an event_source_url starting with http:// or https://",
+            )
+        if isinstance(user_data, Mapping) and not _non_empty_string(user_data.get("client_user_agent")):
+            check.reject(
+                "user_data.client_user_agent",
+                "website events need user_data.client_user_agent",
+            )
+    elif action_source == "app":
+        _check_app_data(event.get("app_data"), check)
+    # §2.1: only `whatsapp` is a confirmed literal, so any non-empty channel passes.
+    elif action_source == "business_messaging" and not _non_empty_string(event.get("messaging_channel")):
+        check.reject("messaging_channel", "business_messaging events need a messaging_channel")
+
+
+def _check_app_data(app_data: Any, check: _EventCheck) -> None:
+    if not isinstance(app_data, Mapping):
+        check.reject("app_data", "app events need an app_data object")
+        return
+    for name in APP_DATA_REQUIRED_FIELDS:
+        if name not in app_data:
+            check.reject(f"app_data.{name}", f"app events need app_data.{name}")
+    for name in ("advertiser_tracking_enabled", "application_tracking_enabled"):
+        # Segment sends 1/0 for these booleans (§2.3), so both spellings pass.
+        if name in app_data and app_data[name] not in (True, False, 0, 1):
+            check.reject(f"app_data.{name}", f"app_data.{name} must be a boolean")
+    extinfo = app_data.get("extinfo")
+    if "extinfo" in app_data and not (
+        isinstance(extinfo, list)
+        and len(extinfo) == EXTINFO_LENGTH
+        and all(isinstance(slot, str) or _is_number(slot) for slot in extinfo)
+    ):
+        check.reject(
+            "app_data.extinfo",
+            f"app_data.extinfo must be an array of {EXTINFO_LENGTH} strings ('' when unknown)",
+        )
+
+
+def _check_custom_data(event: Mapping[str, Any], check: _EventCheck) -> None:
+    custom_data = event.get("custom_data")
+    if custom_data is not None and not isinstance(custom_data, Mapping):
+        check.reject("custom_data", "custom_data must be a JSON object")
+        return
+    if event.get("event_name") != "Purchase":
+        return
+    # §4: Meta answers 2804009 for a Purchase without value; Segment requires currency.
+    custom_data = custom_data or {}
+    if not _is_number(custom_data.get("value")):
+        check.reject("custom_data.value", "Purchase events need a numeric custom_data.value")
+    currency = custom_data.get("currency")
+    if not (isinstance(currency, str) and len(currency) == 3 and currency.isascii() and currency.isalpha()):
+        check.reject(
+            "custom_data.currency",
+            "Purchase events need custom_data.currency as a 3-letter ISO 4217 code",
+        )
+
+
+def _check_data_processing_options(event: Mapping[str, Any], check: _EventCheck) -> None:
+    options = event.get("data_processing_options")
+    if options is None:
+        return
+    if not isinstance(options, list) or not all(isinstance(option, str) for option in options):
+        check.reject(
+            "data_processing_options",
+            "data_processing_options must be an array of strings",
+        )
+        return
+    if LDU_OPTION not in options:
+        return
+    # §10.1: LDU needs a country (1 = USA, 0 = geolocate); a state is needed without an IP.
+    country = event.get("data_processing_options_country")
+    if isinstance(country, bool) or country not in LDU_COUNTRY_CODES:
+        check.reject(
+            "data_processing_options_country",
+            "LDU needs data_processing_options_country 1 (USA) or 0 (geolocate)",
+        )
+    state = event.get("data_processing_options_state")
+    user_data = event.get("user_data")
+    has_ip = isinstance(user_data, Mapping) and _has_value(user_data.get("client_ip_address"))
+    if state is None:
+        if not has_ip:
+            check.reject(
+                "data_processing_options_state",
+                "LDU without client_ip_address needs data_processing_options_state",
+            )
+    elif isinstance(state, bool) or state not in LDU_STATE_CODES:
+        check.reject(
+            "data_processing_options_state",
+            "data_processing_options_state must be 0 or a documented state code (1000-1013)",
+        )
+
+
+def _check_optional_types(event: Mapping[str, Any], check: _EventCheck) -> None:
+    expectations: tuple[tuple[str, type | tuple[type, ...], str], ...] = (
+        ("opt_out", bool, "a boolean"),
+        ("event_source_url", str, "a string"),
+        ("referrer_url", str, "a string"),
+        ("messaging_channel", str, "a string"),
+        ("original_event_data", Mapping, "a JSON object"),
+        ("attribution_data", Mapping, "a JSON object"),
+        ("app_data", Mapping, "a JSON object"),
+        ("advanced_measurement_table", str, "a string"),
+        ("customer_segmentation", str, "a string"),
+    )
+    for name, expected, description in expectations:
+        value = event.get(name)
+        if value is not None and not isinstance(value, expected):
+            already = any(rejection.field == name for rejection in check.rejections)
+            if not already:
+                check.reject(name, f"{name} must be {description}")

@@ -1,0 +1,410 @@
+"""Normalize and SHA-256 hash an event's user_data the way Meta matches it (fact sheet §3).
+
+Hashed keys (§3.1) are normalized per field (§3.2, §3.4), NFC-normalized and hashed to
+lowercase hex; each comes out as a de-duplicated list. Plain identifiers (IP, user agent,
+fbc, fbp and the other IDs) pass through unchanged. A value that cannot be normalized is
+dropped with a `NormalizationWarning` naming the field; no warning ever carries the value.
+
+Choices where Meta leaves room (fact sheet §3.4):
+- Already hashed means exactly 64 hex digits after trimming, nothing else (no MD5 shape).
+- Phones are parsed with libphonenumber in the event's `country` (else the configured
+  default). When no country code can be resolved the digits alone are hashed, minus
+  leading zeros, with a warning: they still match records stored the same way.
+- Names lose punctuation but keep letters of every script, accents and single inner
+  spaces; cities lose spaces too. Integers are accepted wherever a string is expected.
+- Dates of birth read year-first, US month-first, or day-first when month-first cannot be
+  a date (`16.02.1997`), and are dropped outside 1900..today.
+"""
+
+import hashlib
+import hmac
+import re
+import unicodedata
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import phonenumbers
+import pycountry
+
+from source_meta_capi.capi.event_fields import (
+    HASHED_USER_DATA_KEYS,
+    PLAIN_USER_DATA_KEYS,
+)
+
+_SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
+_EMAIL_SHAPE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_US_ZIP = re.compile(r"(\d{5})(?:[\s-]?\d{4})?")
+_E164_MAX_DIGITS = 15
+_PHONE_MIN_DIGITS = 7
+_MIN_BIRTH_YEAR = 1900
+
+
+def _pairs(table: str) -> dict[str, str]:
+    """Parse a `name=code name=code` table, kept compact for review."""
+    return {name: code for name, code in (pair.split("=") for pair in table.split())}
+
+
+# §3.4.4: full US state and territory names (letters only) to their ANSI codes.
+_US_STATES: dict[str, str] = _pairs(
+    "alabama=al alaska=ak arizona=az arkansas=ar california=ca colorado=co "
+    "connecticut=ct delaware=de districtofcolumbia=dc florida=fl georgia=ga "
+    "hawaii=hi idaho=id illinois=il indiana=in iowa=ia kansas=ks kentucky=ky "
+    "louisiana=la maine=me maryland=md massachusetts=ma michigan=mi minnesota=mn "
+    "mississippi=ms missouri=mo montana=mt nebraska=ne nevada=nv newhampshire=nh "
+    "newjersey=nj newmexico=nm newyork=ny northcarolina=nc northdakota=nd ohio=oh "
+    "oklahoma=ok oregon=or pennsylvania=pa rhodeisland=ri southcarolina=sc "
+    "southdakota=sd tennessee=tn texas=tx utah=ut vermont=vt virginia=va "
+    "washington=wa westvirginia=wv wisconsin=wi wyoming=wy puertorico=pr guam=gu "
+    "americansamoa=as virginislands=vi usvirginislands=vi "
+    "northernmarianaislands=mp"
+)
+
+# §3.4.5: everyday names pycountry's lookup (ISO names and codes) does not know.
+_COUNTRY_ALIASES: dict[str, str] = _pairs(
+    "uk=gb greatbritain=gb britain=gb england=gb scotland=gb wales=gb "
+    "northernireland=gb unitedstates=us unitedstatesofamerica=us usa=us "
+    "america=us russia=ru southkorea=kr korea=kr northkorea=kp turkey=tr "
+    "czechia=cz vietnam=vn iran=ir syria=sy laos=la moldova=md bolivia=bo "
+    "venezuela=ve tanzania=tz taiwan=tw holland=nl uae=ae unitedarabemirates=ae "
+    "ivorycoast=ci macedonia=mk"
+)
+
+_GENDERS: dict[str, str] = _pairs("f=f female=f woman=f m=m male=m man=m")
+
+
+@dataclass(frozen=True)
+class NormalizationWarning:
+    """A user_data value was dropped or degraded; `reason` never contains the value."""
+
+    field: str
+    reason: str
+
+
+@dataclass
+class NormalizedUserData:
+    """Hashed user_data ready to stage and forward, plus what normalization gave up on."""
+
+    user_data: dict[str, Any]
+    warnings: list[NormalizationWarning] = field(default_factory=list)
+
+
+class _NormalizationError(ValueError):
+    """A value cannot be normalized; the message is safe to surface (no value in it)."""
+
+
+def sha256_hex(value: str) -> str:
+    """SHA-256 of the NFC form of `value`'s UTF-8 bytes, as lowercase hex (§3.4.11)."""
+    normalized = unicodedata.normalize("NFC", value)
+    return hashlib.sha256(normalized.encode("utf-8")).hexdigest()
+
+
+def is_sha256_hex(value: str) -> bool:
+    """True when `value`, trimmed, is exactly 64 hex digits: already hashed (§3.4.1).
+
+    The SDK's MD5 (32 hex) pass-through and Segment's unanchored match are deliberately not
+    copied: a 32-hex value is raw data and gets hashed.
+    """
+    return _SHA256_HEX.fullmatch(value.strip()) is not None
+
+
+def normalize_field(key: str, value: str, country: str | None = None, today: date | None = None) -> str | None:
+    """Meta's normalized plaintext of one hashed user_data value, or None if unusable.
+
+    `country` is the event's alpha-2 country (or a configured default), used to resolve
+    phone numbers and US ZIP/state rules. A value that is already a SHA-256 hex digest is
+    returned lowercased, untouched otherwise. Phone numbers without a resolvable country code
+    come back as digits only; use `normalize_user_data` to get the accompanying warning.
+    Raises ValueError for a key that Meta does not hash.
+    """
+    if key not in HASHED_USER_DATA_KEYS:
+        raise ValueError(f"{key!r} is not a hashed user_data key")
+    try:
+        return _normalize(key, value, _alpha2(country), today or date.today())[0]
+    except _NormalizationError:
+        return None
+
+
+def normalize_user_data(
+    raw: Mapping[str, Any],
+    default_country: str | None = None,
+    today: date | None = None,
+) -> NormalizedUserData:
+    """Normalize and hash a raw user_data object.
+
+    Hashed keys become de-duplicated lists of lowercase SHA-256 hex. Plain identifiers are
+    copied unchanged (fbc/fbp case matters, §3.2). Unknown keys are dropped so that personal
+    data under a misspelt key never reaches a store. `default_country` applies when the
+    event carries no usable `country`; `today` bounds dates of birth (injected for tests).
+    """
+    today = today or date.today()
+    warnings: list[NormalizationWarning] = []
+    country = _event_country(raw.get("country"), today) or _alpha2(default_country)
+    user_data: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key in HASHED_USER_DATA_KEYS:
+            hashes = _hash_values(key, value, country, today, warnings)
+            if hashes:
+                user_data[key] = hashes
+        elif key in PLAIN_USER_DATA_KEYS:
+            if _is_plain_identifier(value):
+                user_data[key] = value
+            elif value is not None:
+                warnings.append(NormalizationWarning(key, "dropped: expected a non-empty string or integer"))
+        else:
+            warnings.append(NormalizationWarning(str(key), "dropped: unknown user_data key"))
+    return NormalizedUserData(user_data, warnings)
+
+
+def pseudonymize(hashed_user_data: Mapping[str, Any], salt: bytes | str) -> dict[str, Any]:
+    """A salted copy of hashed user_data for analytics: HMAC-SHA256(salt, value) per value.
+
+    What can be replayed to Meta: only the unsalted output of `normalize_user_data`, so the
+    staged forward copy must keep Meta's plain SHA-256 hashes and plain identifiers. This
+    copy can never be replayed: Meta cannot match HMACs, and without the salt nobody can
+    link them back to Meta's hashes or brute-force low-entropy fields (ge, db, zp; §10.2).
+    Hashed keys and plain identifiers are both keyed; other keys are left out.
+    """
+    key = salt.encode("utf-8") if isinstance(salt, str) else salt
+    if not key:
+        raise ValueError("pseudonymize needs a non-empty salt")
+    result: dict[str, Any] = {}
+    for name, value in hashed_user_data.items():
+        if name in HASHED_USER_DATA_KEYS and isinstance(value, list):
+            result[name] = [_hmac_hex(key, str(item)) for item in value]
+        elif name in PLAIN_USER_DATA_KEYS and _is_plain_identifier(value):
+            result[name] = _hmac_hex(key, str(value))
+    return result
+
+
+def _hmac_hex(key: bytes, value: str) -> str:
+    return hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def _is_plain_identifier(value: Any) -> bool:
+    # fb_login_id and lead_id are integers in Meta's docs (§3.1); bool is an int in Python.
+    if isinstance(value, bool):
+        return False
+    return (isinstance(value, str) and value != "") or isinstance(value, int)
+
+
+def _event_country(value: Any, today: date) -> str | None:
+    first = value[0] if isinstance(value, list) and value else value
+    if not isinstance(first, str) or is_sha256_hex(first):
+        return None
+    try:
+        return _normalize("country", first, None, today)[0]
+    except _NormalizationError:
+        return None
+
+
+def _alpha2(country: str | None) -> str | None:
+    if not country:
+        return None
+    try:
+        return _country(country)
+    except _NormalizationError:
+        return None
+
+
+def _hash_values(
+    key: str,
+    value: Any,
+    country: str | None,
+    today: date,
+    warnings: list[NormalizationWarning],
+) -> list[str]:
+    items = value if isinstance(value, list) else [value]
+    hashes: list[str] = []
+    for item in items:
+        if item is None:
+            continue
+        # Integers are accepted because phones and ZIPs often arrive as JSON numbers.
+        if isinstance(item, bool) or not isinstance(item, str | int):
+            warnings.append(NormalizationWarning(key, "dropped: expected a string"))
+            continue
+        try:
+            normalized, prehashed, warning = _normalize(key, str(item), country, today)
+        except _NormalizationError as error:
+            warnings.append(NormalizationWarning(key, f"dropped: {error}"))
+            continue
+        if warning:
+            warnings.append(NormalizationWarning(key, warning))
+        digest = normalized if prehashed else sha256_hex(normalized)
+        if digest not in hashes:
+            hashes.append(digest)
+    return hashes
+
+
+def _normalize(key: str, value: str, country: str | None, today: date) -> tuple[str, bool, str | None]:
+    """(normalized value, already hashed?, quality warning) or _NormalizationError."""
+    text = unicodedata.normalize("NFC", value).strip()
+    if not text:
+        raise _NormalizationError("empty value")
+    if is_sha256_hex(text):
+        return text.lower(), True, None
+    if key == "ph":
+        return _phone(text, country)
+    normalizer = _FIELD_NORMALIZERS[key]
+    return normalizer(text, country, today), False, None
+
+
+def _email(text: str, _country: str | None, _today: date) -> str:
+    # §3.4.9: dots and +tags are part of the address Meta matches.
+    email = text.lower()
+    if not _EMAIL_SHAPE.fullmatch(email):
+        raise _NormalizationError("not an email address")
+    return email
+
+
+def _phone(text: str, country: str | None) -> tuple[str, bool, str | None]:
+    # §3.4.2: libphonenumber resolves trunk zeros, dots and extensions that the SDK rejects.
+    region = country.upper() if country else None
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        number = None
+    # A local-only number (no area code) would format as a wrong E.164 number.
+    possible = phonenumbers.ValidationResult.IS_POSSIBLE
+    if number and phonenumbers.is_possible_number_with_reason(number) == possible:
+        e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        return e164.lstrip("+"), False, None
+    # Without a country code Meta cannot match the number, but digits-only still matches the
+    # records that were stored the same way (Segment's behaviour, §3.3); flag the quality loss.
+    digits = re.sub(r"\D", "", text).lstrip("0")
+    if not _PHONE_MIN_DIGITS <= len(digits) <= _E164_MAX_DIGITS:
+        raise _NormalizationError("not a phone number")
+    return (
+        digits,
+        False,
+        "phone number has no resolvable country code; sent as digits only",
+    )
+
+
+def _letters(text: str, *, keep_digits: bool = False, keep_spaces: bool = False) -> str:
+    kept = []
+    for char in text.lower():
+        category = unicodedata.category(char)
+        if category[0] in "LM" or (keep_digits and category[0] == "N"):
+            kept.append(char)
+        elif keep_spaces and char.isspace():
+            kept.append(" ")
+    return unicodedata.normalize("NFC", " ".join("".join(kept).split()))
+
+
+def _name(text: str, _country: str | None, _today: date) -> str:
+    # §3.4.8: punctuation goes (O'Brien-Smith -> obriensmith), accents and scripts stay.
+    # Inner spaces stay as one space: Meta's own Parameter Builder only trims names.
+    name = _letters(text, keep_spaces=True)
+    if not name:
+        raise _NormalizationError("no letters in name")
+    return name
+
+
+def _city(text: str, _country: str | None, _today: date) -> str:
+    # §3.2: no spaces, punctuation or digits (`newyork`); UTF-8 letters allowed.
+    city = _letters(text)
+    if not city:
+        raise _NormalizationError("no letters in city")
+    return city
+
+
+def _state(text: str, country: str | None, _today: date) -> str:
+    # §3.4.4: US full names map to the ANSI code; elsewhere only punctuation/spaces go.
+    state = _letters(text, keep_digits=True)
+    if country in (None, "us") and state in _US_STATES:
+        return _US_STATES[state]
+    if not state:
+        raise _NormalizationError("no letters in state")
+    return state
+
+
+def _zip(text: str, country: str | None, _today: date) -> str:
+    # §3.4.3: US keeps the first 5 digits; a ZIP+4 shape is US even without a country.
+    us_zip = _US_ZIP.fullmatch(text)
+    if country == "us" or (country is None and us_zip):
+        if not us_zip:
+            raise _NormalizationError("US ZIP code needs 5 digits")
+        return us_zip.group(1)
+    postal = "".join(char for char in text.lower() if char.isalnum())
+    if not postal:
+        raise _NormalizationError("no letters or digits in postal code")
+    return postal
+
+
+def _country(text: str, _country: str | None = None, _today: date | None = None) -> str:
+    # §3.4.5: names and alpha-3 codes become alpha-2; anything still unresolved is dropped.
+    letters = "".join(char for char in text.lower() if char.isalpha())
+    if letters in _COUNTRY_ALIASES:
+        return _COUNTRY_ALIASES[letters]
+    if len(letters) == 2 and pycountry.countries.get(alpha_2=letters.upper()) is not None:
+        return letters
+    try:
+        match = pycountry.countries.lookup(text.strip())
+    except LookupError:
+        raise _NormalizationError("not a recognised country") from None
+    alpha_2 = str(match.alpha_2).lower()
+    if len(alpha_2) != 2:
+        raise _NormalizationError("not a recognised country")
+    return alpha_2
+
+
+def _gender(text: str, _country: str | None, _today: date) -> str:
+    # §3.4.6: Meta accepts only `f` or `m`; any other value is omitted.
+    gender = _GENDERS.get(text.lower().rstrip("."))
+    if gender is None:
+        raise _NormalizationError("gender is not f or m")
+    return gender
+
+
+_DOB_PATTERNS: tuple[tuple[re.Pattern[str], tuple[str, str, str]], ...] = (
+    (re.compile(r"(\d{4})(\d{2})(\d{2})"), ("y", "m", "d")),
+    (re.compile(r"(\d{4})[-/. ](\d{1,2})[-/. ](\d{1,2})(?:[T ].*)?"), ("y", "m", "d")),
+    (re.compile(r"(\d{1,2})[-/. ](\d{1,2})[-/. ](\d{4})"), ("m", "d", "y")),
+)
+
+
+def _birth_date(text: str, _country: str | None, today: date) -> str:
+    # §3.4.7: Meta wants YYYYMMDD; the SDK forwards `1997-02-16` as-is, which never matches.
+    for pattern, order in _DOB_PATTERNS:
+        match = pattern.fullmatch(text)
+        if match is None:
+            continue
+        parts = dict(zip(order, (int(group) for group in match.groups()), strict=True))
+        parsed = _valid_date(parts["y"], parts["m"], parts["d"])
+        if parsed is None and order == ("m", "d", "y"):
+            # `16/02/1997` cannot be month/day, so it is the day-first form.
+            parsed = _valid_date(parts["y"], parts["d"], parts["m"])
+        if parsed is None:
+            raise _NormalizationError("not a calendar date")
+        if parsed.year < _MIN_BIRTH_YEAR or parsed > today:
+            raise _NormalizationError("birth date outside 1900..today")
+        return parsed.strftime("%Y%m%d")
+    raise _NormalizationError("unrecognised date format")
+
+
+def _valid_date(year: int, month: int, day: int) -> date | None:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+def _external_id(text: str, _country: str | None, _today: date) -> str:
+    # §3.5: case is kept so the hash equals what the Pixel sends for the same ID.
+    return text
+
+
+_FIELD_NORMALIZERS: dict[str, Callable[[str, str | None, date], str]] = {
+    "em": _email,
+    "fn": _name,
+    "ln": _name,
+    "ct": _city,
+    "st": _state,
+    "zp": _zip,
+    "country": _country,
+    "ge": _gender,
+    "db": _birth_date,
+    "external_id": _external_id,
+}
