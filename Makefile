@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install test lint typecheck unit integration demo standard-tests clean
+.PHONY: install test lint typecheck unit integration demo pyairbyte docker-smoke clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,6 +14,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# PyAirbyte lives in its own venv (its pins are its own) and drives our console script, as users do.
+PYAIRBYTE := .venv-pyairbyte/.installed
+$(PYAIRBYTE):
+	@test -x .venv-pyairbyte/bin/python || $(PYTHON) -m venv .venv-pyairbyte
+	.venv-pyairbyte/bin/python -m pip install --quiet --upgrade pip
+	.venv-pyairbyte/bin/python -m pip install --quiet 'airbyte>=0.71,<1'
+	@touch $(PYAIRBYTE)
+
+pyairbyte: $(PYAIRBYTE)
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -22,7 +32,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy source_meta_capi
 
 ## The whole test suite: lint, types, unit + integration tests (starts its own servers on 127.0.0.1).
-test: lint typecheck
+test: lint typecheck $(PYAIRBYTE)
 	$(BIN)/python -m pytest -q
 
 unit: $(STAMP)
@@ -36,4 +46,4 @@ demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
 clean:
-	rm -rf $(VENV) .demo build *.egg-info
+	rm -rf $(VENV) .venv-pyairbyte .demo build *.egg-info
