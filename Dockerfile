@@ -7,7 +7,7 @@ FROM ${BASE_IMAGE} AS builder
 WORKDIR /airbyte/integration_code
 COPY pyproject.toml README.md spec.yaml ./
 COPY source_meta_capi ./source_meta_capi
-RUN python -m venv /opt/connector \
+RUN python3 -m venv /opt/connector \
     && /opt/connector/bin/pip install --no-cache-dir --upgrade pip \
     && /opt/connector/bin/pip install --no-cache-dir .
 

@@ -47,3 +47,7 @@ demo: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .venv-pyairbyte .demo build *.egg-info
+
+## Build the image with a local Docker daemon and run spec/check/discover/read inside it (root; not in CI).
+docker-smoke: $(STAMP)
+	bash scripts/docker_smoke.sh
