@@ -29,7 +29,9 @@ SAMPLE_BUCKET = ROOT / "integration_tests" / "acceptance" / ".sample_bucket"
 @pytest.fixture(scope="session", autouse=True)
 def sample_bucket() -> Iterator[Path]:
     shutil.rmtree(SAMPLE_BUCKET, ignore_errors=True)
-    writer = StagingWriter(open_store(str(SAMPLE_BUCKET)), clock=lambda: datetime.now(timezone.utc) - timedelta(hours=1))
+    writer = StagingWriter(
+        open_store(str(SAMPLE_BUCKET)), clock=lambda: datetime.now(timezone.utc) - timedelta(hours=1)
+    )
     stage_sample(writer, ["1234567890123456", "9876543210987654"], batches_per_pixel=3, events_per_batch=10)
     yield SAMPLE_BUCKET
     shutil.rmtree(SAMPLE_BUCKET, ignore_errors=True)

@@ -66,9 +66,9 @@ def test_every_secret_in_spec_is_marked_airbyte_secret():
     def walk(node: Any, path: str) -> None:
         if isinstance(node, dict):
             for key, value in node.items():
-                if isinstance(value, dict) and re.search(r"secret|token|password", key) and "type" in value:
-                    if value.get("type") == "string":
-                        secrets.append(f"{path}.{key}") if not value.get("airbyte_secret") else None
+                is_secret_field = isinstance(value, dict) and re.search(r"secret|token|password", key)
+                if is_secret_field and value.get("type") == "string" and not value.get("airbyte_secret"):
+                    secrets.append(f"{path}.{key}")
                 walk(value, f"{path}.{key}")
         elif isinstance(node, list):
             for item in node:
@@ -94,14 +94,29 @@ def test_dockerfile_entrypoint_is_the_console_script_and_runs():
 
 def test_wheel_ships_manifest_spec_and_schemas(tmp_path: Path):
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(tmp_path), str(ROOT)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
         check=True,
         capture_output=True,
         timeout=300,
     )
     (wheel,) = tmp_path.glob("*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    for required in ("source_meta_capi/spec.yaml", "source_meta_capi/manifest.yaml", "source_meta_capi/schemas/delivered_events.json"):
+    for required in (
+        "source_meta_capi/spec.yaml",
+        "source_meta_capi/manifest.yaml",
+        "source_meta_capi/schemas/delivered_events.json",
+    ):
         assert required in names
     packaged_spec = zipfile.ZipFile(wheel).read("source_meta_capi/spec.yaml").decode()
     assert packaged_spec == (ROOT / "spec.yaml").read_text()
@@ -116,7 +131,12 @@ def test_cli_check_discover_read_with_state(staged_config: dict[str, Any], tmp_p
     assert {s["name"] for s in streams} == {"delivered_events", "delivery_statuses", "dead_letters"}
     configured = {
         "streams": [
-            {"stream": s, "sync_mode": "incremental", "destination_sync_mode": "append_dedup", "cursor_field": s["default_cursor_field"]}
+            {
+                "stream": s,
+                "sync_mode": "incremental",
+                "destination_sync_mode": "append_dedup",
+                "cursor_field": s["default_cursor_field"],
+            }
             for s in streams
         ]
     }
@@ -125,7 +145,15 @@ def test_cli_check_discover_read_with_state(staged_config: dict[str, Any], tmp_p
     assert len([m for m in of_type(first, "RECORD") if m["record"]["stream"] == "delivered_events"]) == 40
     states = {m["state"]["stream"]["stream_descriptor"]["name"]: m["state"] for m in of_type(first, "STATE")}
     (tmp_path / "state.json").write_text(json.dumps(list(states.values())))
-    second = cli("read", "--config", config_path, "--catalog", str(tmp_path / "catalog.json"), "--state", str(tmp_path / "state.json"))
+    second = cli(
+        "read",
+        "--config",
+        config_path,
+        "--catalog",
+        str(tmp_path / "catalog.json"),
+        "--state",
+        str(tmp_path / "state.json"),
+    )
     assert of_type(second, "RECORD") == []
 
 

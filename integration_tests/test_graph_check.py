@@ -30,7 +30,14 @@ def check(cfg: dict[str, Any]) -> Any:
 def test_check_succeeds_when_every_pixel_answers_with_classic_and_timed_proofs():
     with GraphStandIn(access_token=TOKEN, app_secret=SECRET, pixels=("111", "222")) as graph:
         for timed in (True, False):
-            cfg = config(graph, ["111", "222"], auth_type="app_credentials", app_id="42", app_secret=SECRET, use_appsecret_time=timed)
+            cfg = config(
+                graph,
+                ["111", "222"],
+                auth_type="app_credentials",
+                app_id="42",
+                app_secret=SECRET,
+                use_appsecret_time=timed,
+            )
             assert check(cfg).status == Status.SUCCEEDED
         sent = graph.requests_to(PIXEL)
         assert all(dict(r.query).get("appsecret_proof") for r in sent)
