@@ -1,0 +1,32 @@
+from source_meta_capi.push_streams import load_schema
+from source_meta_capi.record_checks import RecordTypeChecker, attribution_drift
+
+GOOD = {
+    "pixel_id": "1",
+    "event_id": "e",
+    "event_time": 1,
+    "event_name": "Purchase",
+    "action_source": "website",
+    "user_data": {"em": ["a" * 64]},
+    "received_at": "2026-11-26T00:00:00.000000Z",
+}
+
+
+def test_type_checker_follows_the_stream_schema_and_never_quotes_values():
+    checker = RecordTypeChecker(load_schema("delivered_events"))
+    assert checker.problem(GOOD) is None
+    assert (
+        checker.problem({**GOOD, "event_time": "secret@example.com"})
+        == "field event_time has JSON type str, expected int"
+    )
+    assert checker.problem({**GOOD, "event_time": True}) == "field event_time is a boolean"
+    assert checker.problem({**GOOD, "custom_field_unknown": object()}) is None
+    assert checker.problem({**GOOD, "pixel_id": None}) == "field pixel_id is null"
+
+
+def test_drift_lists_every_missing_attribution_field():
+    assert attribution_drift(GOOD) is None
+    finding = attribution_drift({**GOOD, "event_id": None, "action_source": "", "user_data": {"em": []}})
+    assert finding is not None
+    assert finding.missing == ("event_id", "action_source", "user_data match keys")
+    assert attribution_drift({**GOOD, "user_data": {"client_ip_address": "2001:db8::1"}}) is None
