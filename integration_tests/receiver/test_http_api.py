@@ -1,0 +1,154 @@
+"""The receiver through a real uvicorn on 127.0.0.1, signed by the standardwebhooks library and by
+plain HMAC."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+
+from integration_tests.receiver.conftest import HUB_SECRET, PIXEL, SECRET, event, sw_headers
+from source_meta_capi.staging.keys import ObjectKind
+
+RAW_VALUES = ("Joe@Example.com", "joe@example.com", "(650)555-1212", "16505551212")
+
+
+def test_given_library_signed_batch_when_posted_then_staged_hashed_and_answered(make_receiver) -> None:
+    receiver = make_receiver()
+    response = receiver.send(
+        {
+            "data": [event("e1"), event(None, name="Purchase", custom_data={"value": 3, "currency": "EUR"})],
+            "test_event_code": "TEST1",
+        }
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["pixel_id"] == PIXEL and body["events_accepted"] == 2 and body["rejections"] == []
+    assert body["event_ids"][0] == "e1" and body["event_ids"][1].startswith("capi-")
+    assert response.headers["x-request-id"]
+    records = receiver.records(ObjectKind.EVENTS)
+    assert {r["event_id"] for r in records} == set(body["event_ids"])
+    assert all(
+        r["signature_status"] == "verified:standard_webhooks" and r["test_event_code"] == "TEST1" for r in records
+    )
+    assert all(r["received_at"].endswith("Z") and r["schema_version"] == 1 for r in records)
+    assert not any(value in json.dumps(records) for value in RAW_VALUES)
+
+
+def test_given_plain_hmac_hub_signature_when_posted_then_accepted(make_receiver) -> None:
+    receiver = make_receiver()
+    raw = json.dumps({"data": [event("hub-1")]}).encode()
+    signature = "sha256=" + hmac.new(HUB_SECRET.encode(), raw, hashlib.sha256).hexdigest()
+    response = receiver.post(raw, {"content-type": "application/json", "X-Hub-Signature-256": signature})
+    assert response.status_code == 200, response.text
+    assert receiver.records(ObjectKind.EVENTS)[0]["signature_status"] == "verified:hub_sha256"
+    # Same body again (no webhook-id): the body digest is the idempotency key.
+    again = receiver.post(raw, {"content-type": "application/json", "X-Hub-Signature-256": signature})
+    assert again.status_code == 200 and again.headers["idempotent-replayed"] == "true"
+    assert len(receiver.objects(ObjectKind.EVENTS)) == 1
+
+
+def test_given_bad_signatures_when_posted_then_401_with_reason_and_counted(make_receiver) -> None:
+    receiver = make_receiver()
+    raw = json.dumps({"data": [event()]})
+    cases = {
+        "no_matching_signature": sw_headers(raw, secret="whsec_" + "A" * 43),
+        "timestamp_too_old": sw_headers(raw, at=datetime.now(timezone.utc) - timedelta(minutes=6)),
+        "timestamp_too_new": sw_headers(raw, at=datetime.now(timezone.utc) + timedelta(minutes=6)),
+        "missing_signature": {"content-type": "application/json"},
+        "malformed_signature": {**sw_headers(raw), "webhook-signature": "v1"},
+    }
+    for reason, headers in cases.items():
+        response = receiver.post(raw, headers)
+        assert response.status_code == 401, (reason, response.text)
+        error = response.json()["error"]
+        assert (error["code"], error["reason"], error["pixel_id"]) == ("invalid_signature", reason, PIXEL)
+    assert receiver.objects(ObjectKind.EVENTS) == []
+    metrics = receiver.session.get(f"{receiver.url}/metrics").text
+    assert 'meta_capi_receiver_signature_failures_total{reason="timestamp_too_old"} 1.0' in metrics
+
+
+def test_given_replayed_webhook_id_when_posted_again_then_original_answer_and_one_object(make_receiver) -> None:
+    receiver = make_receiver()
+    raw = json.dumps({"data": [event("once")]})
+    headers = sw_headers(raw, "msg_fixed")
+    first = receiver.post(raw, headers)
+    second = receiver.post(raw, sw_headers(raw, "msg_fixed"))
+    assert first.status_code == second.status_code == 200
+    assert second.json() == {k: v for k, v in first.json().items() if k != "forwarding"}
+    assert second.headers["idempotent-replayed"] == "true"
+    assert len(receiver.objects(ObjectKind.EVENTS)) == 1
+
+
+def test_given_bad_bodies_when_posted_then_precise_4xx(make_receiver) -> None:
+    receiver = make_receiver(max_body_bytes=2048)
+    big = json.dumps({"data": [event(f"e{i}") for i in range(40)]})
+    too_large = receiver.post(big, sw_headers(big))
+    assert too_large.status_code == 413 and too_large.json()["error"]["field"] == "body"
+    for raw, status, field in (
+        ("{not json", 400, "body"),
+        ('{"data": [NaN]}', 400, "body"),
+        ('{"data": []}', 422, "data"),
+    ):
+        response = receiver.post(raw, sw_headers(raw))
+        assert response.status_code == status, raw
+        assert response.json()["error"]["field"] == field and response.json()["error"]["pixel_id"] == PIXEL
+    bad_pixel = receiver.post("{}", sw_headers("{}"), pixel_id="12ab")
+    assert bad_pixel.status_code == 400 and bad_pixel.json()["error"]["field"] == "pixel_id"
+    missing = receiver.session.get(f"{receiver.url}/nowhere")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+
+
+def test_given_partly_invalid_batch_when_posted_then_good_staged_bad_answered_and_dead_lettered(make_receiver) -> None:
+    receiver = make_receiver()
+    old = event("too-old", event_time=int(time.time()) - 8 * 86400)
+    response = receiver.send({"data": [event("fine"), old]})
+    assert response.status_code == 200
+    assert response.json()["rejections"] == [
+        {"index": 1, "event_id": "too-old", "field": "event_time", "reason": "event_time is more than 7 days old"}
+    ]
+    assert [r["event_id"] for r in receiver.records(ObjectKind.EVENTS)] == ["fine"]
+    (letter,) = receiver.records(ObjectKind.DEAD_LETTERS)
+    assert (letter["event_id"], letter["stage"], letter["field"]) == ("too-old", "intake", "event_time")
+    assert not any(value in json.dumps(letter) for value in RAW_VALUES)
+    everything_bad = receiver.send({"data": [old]})
+    assert everything_bad.status_code == 422
+    assert (
+        everything_bad.json()["error"]["event_ids"] == ["too-old"]
+        and everything_bad.json()["error"]["field"] == "event_time"
+    )
+
+
+def test_given_concurrent_clients_when_posting_then_group_commit_shares_objects(make_receiver) -> None:
+    receiver = make_receiver()
+
+    def post(i: int) -> int:
+        return int(receiver.send({"data": [event(f"c{i}")]}).status_code)
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        statuses = list(pool.map(post, range(64)))
+    assert statuses == [200] * 64
+    assert sorted(r["event_id"] for r in receiver.records(ObjectKind.EVENTS)) == sorted(f"c{i}" for i in range(64))
+    assert len(receiver.objects(ObjectKind.EVENTS)) < 64
+
+
+def test_given_probes_when_called_then_health_ready_and_metrics_without_personal_data(make_receiver) -> None:
+    receiver = make_receiver()
+    receiver.send({"data": [event("m1")]})
+    assert receiver.session.get(f"{receiver.url}/healthz").json() == {"status": "ok"}
+    ready = receiver.session.get(f"{receiver.url}/readyz")
+    assert ready.status_code == 200 and ready.json()["status"] == "ready"
+    metrics = receiver.session.get(f"{receiver.url}/metrics")
+    assert metrics.headers["content-type"].startswith("text/plain")
+    assert f'meta_capi_receiver_events_accepted_total{{pixel_id="{PIXEL}"}} 1.0' in metrics.text
+    assert "m1" not in metrics.text and SECRET not in metrics.text
+    assert not any(value in metrics.text for value in RAW_VALUES)
+
+
+def test_given_pixel_allowlist_when_other_pixel_posts_then_404_after_authentication(make_receiver) -> None:
+    receiver = make_receiver(pixel_ids=frozenset({PIXEL}))
+    assert receiver.send({"data": [event()]}, pixel_id="999").status_code == 404
+    assert receiver.post("{}", {}, pixel_id="999").status_code == 401

@@ -1,0 +1,395 @@
+"""The receiver's HTTP API (Starlette): the same app under uvicorn and under Lambda (Mangum).
+
+`POST /v1/pixels/{pixel_id}/events` answers 2xx only after the batch is durably staged. Order of
+checks: pixel id → body size (413 before reading it all) → signature over the raw bytes (401)
+→ pixel allowlist (404, after authentication so pixels cannot be probed) → idempotency (replay
+or 409) → parse (400/415) → validate + normalize (422 when nothing is usable) → stage (503 +
+Retry-After on store failure) → forward (per META_CAPI_FORWARD_MODE) → answer.
+
+Every error answer is `{"error": {code, message, pixel_id, event_ids, field, request_id}}`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any, Optional
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from source_meta_capi.receiver.forwarding import ForwardBatch
+from source_meta_capi.receiver.group_commit import COMMITTED, GroupAbandonedError
+from source_meta_capi.receiver.http_messages import (
+    PayloadTooLargeError,
+    answer_for,
+    error_response,
+    read_limited,
+    request_id_of,
+    signature_headers,
+)
+from source_meta_capi.receiver.json_logging import log
+from source_meta_capi.receiver.pipeline import (
+    BodyError,
+    Intake,
+    RequestContext,
+    batch_id_for,
+    body_digest,
+    parse_body,
+    process,
+)
+from source_meta_capi.receiver.runtime import ReceiverRuntime, build_runtime
+from source_meta_capi.receiver.settings import ReceiverSettings, load_settings
+from source_meta_capi.receiver.signatures import SignatureError, SignaturePolicy
+from source_meta_capi.staging.idempotency import LedgerLookup, LedgerOutcome
+from source_meta_capi.staging.keys import InvalidKeySegmentError, validate_pixel_id
+from source_meta_capi.staging.store import StoreError
+
+EVENTS_ROUTE = "/v1/pixels/{pixel_id}/events"
+# Bodies above this are validated on a worker thread so the event loop keeps serving others.
+_INLINE_PROCESSING_BYTES = 64 * 1024
+_STORE_RETRY_AFTER_S = 5
+
+
+class _Endpoint:
+    """The events endpoint, bound to one runtime."""
+
+    def __init__(self, runtime: ReceiverRuntime) -> None:
+        self.rt = runtime
+        settings = runtime.settings
+        self.policy = SignaturePolicy(
+            settings.webhook_keys, settings.hub_secrets, settings.signature_tolerance_s, settings.allow_unsigned
+        )
+
+    async def handle(self, request: Request) -> Response:
+        """Answer one POST (a bound method, so Starlette treats it as a request handler)."""
+        started = time.monotonic()
+        request_id = request_id_of(request)
+        response = await self._handle(request, request_id)
+        response.headers["X-Request-Id"] = request_id
+        self.rt.metrics.requests.labels("events", str(response.status_code)).inc()
+        self.rt.metrics.request_seconds.labels("events").observe(time.monotonic() - started)
+        return response
+
+    async def _handle(self, request: Request, request_id: str) -> Response:
+        rt, settings = self.rt, self.rt.settings
+        raw_pixel = request.path_params.get("pixel_id", "")
+        try:
+            pixel_id = validate_pixel_id(raw_pixel)
+        except InvalidKeySegmentError:
+            return error_response(
+                400, "invalid_pixel_id", "the pixel id in the path must be 1-20 digits", request_id, field="pixel_id"
+            )
+        encoding = request.headers.get("content-encoding", "identity").strip().lower()
+        if encoding not in ("", "identity"):
+            return error_response(
+                415,
+                "unsupported_content_encoding",
+                f"Content-Encoding {encoding!r} is not accepted; send the body uncompressed",
+                request_id,
+                pixel_id=pixel_id,
+                field="content-encoding",
+            )
+        try:
+            raw = await read_limited(request, settings.max_body_bytes)
+        except PayloadTooLargeError:
+            return error_response(
+                413,
+                "payload_too_large",
+                f"the body exceeds {settings.max_body_bytes} bytes; split the batch",
+                request_id,
+                pixel_id=pixel_id,
+                field="body",
+            )
+        except ValueError as error:
+            return error_response(
+                400, "invalid_content_length", str(error), request_id, pixel_id=pixel_id, field="content-length"
+            )
+        try:
+            headers = signature_headers(request)
+            signature = self.policy.verify(raw, headers, rt.wall_clock())
+        except SignatureError as error:
+            rt.metrics.signature_failures.labels(error.reason).inc()
+            log(
+                30,
+                "signature refused",
+                request_id=request_id,
+                pixel_id=pixel_id,
+                signature_status="failed",
+                signature_reason=error.reason,
+            )
+            return error_response(
+                401,
+                "invalid_signature",
+                error.message,
+                request_id,
+                pixel_id=pixel_id,
+                field=error.header,
+                extra={"reason": error.reason},
+            )
+        if not settings.allows_pixel(pixel_id):
+            return error_response(
+                404,
+                "unknown_pixel",
+                f"pixel {pixel_id} is not configured on this receiver",
+                request_id,
+                pixel_id=pixel_id,
+                field="pixel_id",
+            )
+        idempotency_key = signature.webhook_id or body_digest(raw)
+        context = RequestContext(pixel_id, request_id, batch_id_for(pixel_id, idempotency_key), signature.status)
+        try:
+            lookup = await self._io(rt.ledger.lookup, pixel_id, idempotency_key)
+        except StoreError:
+            rt.metrics.store_errors.labels("lookup").inc()
+            return self._unavailable(context, _STORE_RETRY_AFTER_S)
+        if lookup.outcome is not LedgerOutcome.NEW:
+            return self._answer_repeat(lookup, context)
+        try:
+            body = parse_body(raw, request.headers.get("content-type"))
+            if len(raw) > _INLINE_PROCESSING_BYTES:
+                intake = await self._io(self._process, body, context)
+            else:
+                intake = self._process(body, context)
+        except BodyError as error:
+            log(
+                30,
+                "body refused",
+                request_id=request_id,
+                pixel_id=pixel_id,
+                signature_status=signature.status,
+                reason=error.code,
+                field=error.field,
+            )
+            return error_response(
+                error.status,
+                error.code,
+                error.message,
+                request_id,
+                pixel_id=pixel_id,
+                field=error.field,
+                extra={"batch_id": context.batch_id},
+            )
+        return await self._stage_and_answer(intake, idempotency_key, lookup.next_attempt)
+
+    def _process(self, body: Any, context: RequestContext) -> Intake:
+        settings = self.rt.settings
+        return process(
+            body,
+            context,
+            self.rt.wall_clock(),
+            default_country=settings.default_country,
+            salt=settings.pseudonymize_salt,
+        )
+
+    async def _stage_and_answer(self, intake: Intake, idempotency_key: str, attempt: int) -> Response:
+        rt, context = self.rt, intake.context
+        status, body = answer_for(intake)
+        stored = {"status": status, "body": body}
+        try:
+            if intake.accepted:
+                outcome = await rt.committer.submit(intake, idempotency_key, attempt, stored)
+            else:
+                outcome = await rt.committer.commit_rejected(intake, idempotency_key, attempt, stored)
+        except GroupAbandonedError as error:
+            log(
+                40,
+                "staging failed",
+                request_id=context.request_id,
+                pixel_id=context.pixel_id,
+                batch_id=context.batch_id,
+                reason=type(error.__cause__ or error).__name__,
+            )
+            return self._unavailable(context, error.retry_after_s)
+        except StoreError:
+            rt.metrics.store_errors.labels("stage").inc()
+            return self._unavailable(context, rt.retry_after_s)
+        if outcome.status != COMMITTED:
+            # A concurrent duplicate won the claim: answer what it answers.
+            try:
+                lookup = await self._io(rt.ledger.lookup, context.pixel_id, idempotency_key)
+            except StoreError:
+                return self._unavailable(context, _STORE_RETRY_AFTER_S)
+            return self._answer_repeat(lookup, context)
+        self._count(intake)
+        live = dict(body)
+        forwarding = await self._forward(intake)
+        if forwarding is not None:
+            live["forwarding"] = forwarding
+        log(
+            20,
+            "batch staged",
+            request_id=context.request_id,
+            pixel_id=context.pixel_id,
+            batch_id=context.batch_id,
+            signature_status=context.signature_status,
+            event_ids=intake.accepted_event_ids,
+            accepted=len(intake.accepted),
+            rejected=len(intake.dead_letters),
+            object_key=outcome.object_key,
+            group_requests=outcome.group_requests,
+        )
+        return JSONResponse(live, status_code=status)
+
+    async def _forward(self, intake: Intake) -> Optional[dict[str, Any]]:
+        rt, context = self.rt, intake.context
+        mode = rt.settings.forward_mode
+        if not intake.accepted or mode == "off" or not rt.forwarder.has_token(context.pixel_id):
+            return {"mode": mode, "status": "not_configured" if mode != "off" else "off"} if intake.accepted else None
+        batch = ForwardBatch(
+            pixel_id=context.pixel_id,
+            batch_id=context.batch_id,
+            events=tuple(event.forward for event in intake.accepted),
+            test_event_code=intake.test_event_code,
+            partner_agent=intake.partner_agent,
+            request_id=context.request_id,
+            accepted_monotonic=time.monotonic(),
+        )
+        if mode == "inline":
+            try:
+                result = await self._io(rt.forwarder.forward, batch, rt.settings.forward_deadline_s)
+            except Exception as error:
+                # The batch is staged: a forwarding bug must not turn the answer into an error
+                # (the caller would retry what is already accepted); redrive sends it later.
+                log(
+                    40,
+                    "inline forwarding failed",
+                    request_id=context.request_id,
+                    pixel_id=context.pixel_id,
+                    batch_id=context.batch_id,
+                    reason=type(error).__name__,
+                )
+                return {"mode": mode, "status": "left_to_redrive"}
+            return {"mode": mode, **result.as_json()}
+        queued = rt.background is not None and rt.background.submit(batch)
+        return {"mode": mode, "status": "queued" if queued else "left_to_redrive"}
+
+    def _count(self, intake: Intake) -> None:
+        metrics, pixel = self.rt.metrics, intake.context.pixel_id
+        metrics.events_received.labels(pixel).inc(intake.events_received)
+        metrics.events_accepted.labels(pixel).inc(len(intake.accepted))
+        for rejection in intake.rejections:
+            metrics.events_rejected.labels(pixel, rejection.field).inc()
+
+    def _answer_repeat(self, lookup: LedgerLookup, context: RequestContext) -> Response:
+        if lookup.outcome is LedgerOutcome.REPLAY and lookup.response is not None:
+            self.rt.metrics.replays.inc()
+            stored = lookup.response
+            response = JSONResponse(stored.get("body"), status_code=int(stored.get("status", 200)))
+            response.headers["Idempotent-Replayed"] = "true"
+            log(
+                20,
+                "replayed",
+                request_id=context.request_id,
+                pixel_id=context.pixel_id,
+                batch_id=context.batch_id,
+                replayed=True,
+            )
+            return response
+        return error_response(
+            409,
+            "request_in_progress",
+            "a request with the same webhook-id (or body) is being staged; retry after the Retry-After delay",
+            context.request_id,
+            pixel_id=context.pixel_id,
+            field="webhook-id",
+            headers={"Retry-After": str(max(1, lookup.retry_after_s))},
+            extra={"batch_id": context.batch_id},
+        )
+
+    def _unavailable(self, context: RequestContext, retry_after_s: int) -> Response:
+        return error_response(
+            503,
+            "staging_unavailable",
+            "the batch could not be staged durably; nothing was accepted, retry later",
+            context.request_id,
+            pixel_id=context.pixel_id,
+            field=None,
+            headers={"Retry-After": str(retry_after_s)},
+            extra={"batch_id": context.batch_id},
+        )
+
+    async def _io(self, function: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.rt.executor, function, *args)
+
+
+def create_app(
+    settings: Optional[ReceiverSettings] = None,
+    *,
+    runtime: Optional[ReceiverRuntime] = None,
+    environ: Optional[Mapping[str, str]] = None,
+    lifespan_owned: bool = True,
+) -> Starlette:
+    """The ASGI app. Give a runtime (tests), settings, or an environ mapping (default: os.environ).
+
+    With `lifespan_owned`, startup starts the background forwarder and shutdown stops it and
+    the runtime's threads.
+    """
+    if runtime is None:
+        if settings is None:
+            import os
+
+            settings = load_settings(environ if environ is not None else os.environ)
+        runtime = build_runtime(settings)
+    rt = runtime
+    endpoint = _Endpoint(rt)
+
+    async def healthz(request: Request) -> Response:
+        rt.metrics.requests.labels("healthz", "200").inc()
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        try:
+            await asyncio.get_running_loop().run_in_executor(rt.executor, rt.store.check)
+        except StoreError as error:
+            rt.metrics.requests.labels("readyz", "503").inc()
+            return JSONResponse(
+                {"status": "unavailable", "store": rt.store.url, "reason": type(error).__name__},
+                status_code=503,
+                headers={"Retry-After": str(_STORE_RETRY_AFTER_S)},
+            )
+        rt.metrics.requests.labels("readyz", "200").inc()
+        return JSONResponse({"status": "ready", "store": rt.store.url, "forward_mode": rt.settings.forward_mode})
+
+    async def metrics(request: Request) -> Response:
+        from source_meta_capi.receiver.metrics import CONTENT_TYPE
+
+        return Response(rt.metrics.render(), media_type=CONTENT_TYPE)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if lifespan_owned and rt.background is not None:
+            rt.background.start()
+        try:
+            yield
+        finally:
+            if lifespan_owned:
+                rt.close()
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        status = exc.status_code if isinstance(exc, HTTPException) else 500
+        code = {404: "not_found", 405: "method_not_allowed"}.get(
+            status, "internal_error" if status == 500 else "http_error"
+        )
+        message = exc.detail if isinstance(exc, HTTPException) else "internal error; nothing was accepted"
+        return error_response(
+            status, code, message, request_id_of(request), field="path" if status in (404, 405) else None
+        )
+
+    app = Starlette(
+        exception_handlers={HTTPException: http_error, Exception: http_error},
+        routes=[
+            Route(EVENTS_ROUTE, endpoint.handle, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.runtime = rt
+    return app

@@ -1,0 +1,111 @@
+"""The HTTP messages of the receiver: reading a bounded body, signature headers, request ids,
+and the JSON answers (the accepted-batch answer and the error shape every non-2xx carries)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from typing import Any, Optional
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from source_meta_capi.receiver.pipeline import Intake, rejection_json
+from source_meta_capi.receiver.signatures import SIGNATURE_HEADERS, SignatureError
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+class PayloadTooLargeError(Exception):
+    """The body is larger than the configured limit (answered 413)."""
+
+
+def answer_for(intake: Intake) -> tuple[int, dict[str, Any]]:
+    """The status and body answering a processed batch (also what an idempotent replay returns)."""
+    context = intake.context
+    rejections = [rejection_json(r) for r in intake.rejections]
+    body: dict[str, Any] = {
+        "pixel_id": context.pixel_id,
+        "batch_id": context.batch_id,
+        "request_id": context.request_id,
+        "events_received": intake.events_received,
+        "events_accepted": len(intake.accepted),
+        "events_rejected": intake.events_received - len(intake.accepted),
+        "event_ids": intake.accepted_event_ids,
+        "rejections": rejections,
+    }
+    if intake.accepted:
+        return 200, body
+    first = intake.rejections[0] if intake.rejections else None
+    body["error"] = {
+        "code": "all_events_rejected",
+        "message": "no event of the batch is valid; each was dead-lettered with its reason (see rejections)",
+        "pixel_id": context.pixel_id,
+        "event_ids": sorted({r.event_id for r in intake.rejections if r.event_id is not None}),
+        "field": first.field if first else None,
+        "request_id": context.request_id,
+    }
+    return 422, body
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    request_id: str,
+    *,
+    pixel_id: Optional[str] = None,
+    event_ids: tuple[str, ...] = (),
+    field: Optional[str] = None,
+    headers: Optional[Mapping[str, str]] = None,
+    extra: Optional[Mapping[str, Any]] = None,
+) -> JSONResponse:
+    """The JSON error every non-2xx answer carries."""
+    error: dict[str, Any] = {
+        "code": code,
+        "message": message,
+        "pixel_id": pixel_id,
+        "event_ids": list(event_ids),
+        "field": field,
+        "request_id": request_id,
+    }
+    if extra:
+        error.update(extra)
+    return JSONResponse({"error": error}, status_code=status, headers=dict(headers or {}))
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """Read the body, refusing (before reading it all) one larger than `limit` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.strip().isdigit():
+            raise ValueError("Content-Length must be a non-negative integer")
+        if int(declared) > limit:
+            raise PayloadTooLargeError
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLargeError
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def signature_headers(request: Request) -> dict[str, str]:
+    """The signature headers, lowercase; a repeated one is refused (a proxy and we could disagree)."""
+    found: dict[str, str] = {}
+    for name in SIGNATURE_HEADERS:
+        values = request.headers.getlist(name)
+        if len(values) > 1:
+            raise SignatureError("duplicate_header", f"header {name} appears {len(values)} times", name)
+        if values:
+            found[name] = values[0]
+    return found
+
+
+def request_id_of(request: Request) -> str:
+    """The caller's X-Request-Id when it is a safe token, else a new random id."""
+    given = request.headers.get("x-request-id", "")
+    return given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex

@@ -1,0 +1,122 @@
+"""Wiring: the long-lived objects one receiver process (or Lambda container) shares.
+
+Built once from `ReceiverSettings`; the app, the Lambda handler and the jobs take a runtime so
+tests can inject a store, an HTTP session and clocks.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Callable, Optional
+
+import requests
+
+from source_meta_capi.capi.events_client import CapiEventsClient
+from source_meta_capi.receiver.forward_worker import BackgroundForwarder
+from source_meta_capi.receiver.forwarding import Forwarder
+from source_meta_capi.receiver.group_commit import GroupCommitter
+from source_meta_capi.receiver.metrics import ReceiverMetrics
+from source_meta_capi.receiver.settings import ReceiverSettings
+from source_meta_capi.staging.idempotency import IdempotencyLedger
+from source_meta_capi.staging.local_store import LocalFolderStore
+from source_meta_capi.staging.store import ObjectStore, open_store
+from source_meta_capi.staging.writer import StagingWriter
+
+# The ledger treats a claim younger than the commit deadline plus this margin as in flight.
+CLOCK_SKEW_MARGIN_S = 30.0
+
+
+@dataclass
+class ReceiverRuntime:
+    """Everything a receiver process shares between requests."""
+
+    settings: ReceiverSettings
+    store: ObjectStore
+    writer: StagingWriter
+    ledger: IdempotencyLedger
+    executor: ThreadPoolExecutor
+    metrics: ReceiverMetrics
+    committer: GroupCommitter
+    forwarder: Forwarder
+    background: Optional[BackgroundForwarder]
+    wall_clock: Callable[[], float]
+
+    @property
+    def retry_after_s(self) -> int:
+        """How long a caller must wait before a retry of an abandoned request can be claimed."""
+        return int(self.settings.commit_deadline_s + CLOCK_SKEW_MARGIN_S) + 1
+
+    def close(self) -> None:
+        """Stop the background forwarder and the I/O threads."""
+        if self.background is not None:
+            self.background.stop()
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+def build_runtime(
+    settings: ReceiverSettings,
+    *,
+    store: Optional[ObjectStore] = None,
+    session: Optional[requests.Session] = None,
+    metrics: Optional[ReceiverMetrics] = None,
+    wall_clock: Callable[[], float] = time.time,
+    utc_clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    events_client: Optional[CapiEventsClient] = None,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> ReceiverRuntime:
+    """Open the store and build the writer, ledger, committer and forwarders from settings.
+
+    `events_client` and `monotonic` replace the Meta client and the forwarding clock (tests
+    inject a fake clock so backoff waits are recorded instead of slept).
+    """
+    store = store if store is not None else open_store(settings.staging_url, settings.s3)
+    if isinstance(store, LocalFolderStore):
+        store.ensure_exists()  # the embedded default must work on a fresh machine
+    metrics = metrics or ReceiverMetrics()
+    writer = StagingWriter(
+        store, writer_id=settings.writer_id, commit_deadline_s=settings.commit_deadline_s, clock=utc_clock
+    )
+    ledger = IdempotencyLedger(store, settings.commit_deadline_s, CLOCK_SKEW_MARGIN_S, clock=utc_clock)
+    executor = ThreadPoolExecutor(max_workers=settings.io_threads, thread_name_prefix="meta-capi-io")
+    retry_after = int(settings.commit_deadline_s + CLOCK_SKEW_MARGIN_S) + 1
+    committer = GroupCommitter(
+        writer,
+        ledger,
+        executor,
+        metrics,
+        max_events=settings.group_commit_max_events,
+        linger_s=settings.group_commit_linger_ms / 1000,
+        retry_after_s=retry_after,
+    )
+    client = events_client or CapiEventsClient(
+        settings.graph_base_url,
+        settings.api_version,
+        session=session,
+        timeout=settings.forward_timeout_s,
+        max_attempts=settings.forward_max_attempts,
+        app_secret=settings.app_secret,
+    )
+    forwarder = Forwarder(
+        client,
+        writer,
+        settings.access_tokens,
+        metrics,
+        api_version=settings.api_version,
+        default_partner_agent=settings.partner_agent,
+        monotonic=monotonic,
+    )
+    background = None
+    if settings.forward_mode == "background":
+        background = BackgroundForwarder(
+            forwarder,
+            metrics,
+            queue_size=settings.forward_queue_size,
+            batch_deadline_s=settings.forward_batch_deadline_s,
+            max_start_age_s=settings.forward_max_start_age_s,
+        )
+    return ReceiverRuntime(
+        settings, store, writer, ledger, executor, metrics, committer, forwarder, background, wall_clock
+    )

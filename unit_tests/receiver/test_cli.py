@@ -1,0 +1,35 @@
+"""The console script's offline commands."""
+
+from __future__ import annotations
+
+import json
+
+from source_meta_capi.receiver.cli import main, sample_body
+from source_meta_capi.receiver.settings import ENV_VARS
+from source_meta_capi.receiver.signatures import SignaturePolicy, parse_webhook_secret
+
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+def test_env_lists_every_variable(capsys) -> None:
+    assert main(["env"]) == 0
+    out = capsys.readouterr().out
+    assert all(f"`{name}`" in out for name in ENV_VARS)
+
+
+def test_sign_prints_headers_the_receiver_accepts(tmp_path, capsys) -> None:
+    body = json.dumps(sample_body(2)).encode()
+    path = tmp_path / "body.json"
+    path.write_bytes(body)
+    assert main(["sign", "--body-file", str(path), "--secret", SECRET, "--id", "msg_cli"]) == 0
+    headers = {k.lower(): v for k, v in json.loads(capsys.readouterr().out).items()}
+    verified = SignaturePolicy(webhook_keys=(parse_webhook_secret(SECRET),)).verify(
+        body, headers, now=float(headers["webhook-timestamp"])
+    )
+    assert verified.webhook_id == "msg_cli"
+
+
+def test_configuration_error_exits_2_with_message(monkeypatch, capsys) -> None:
+    monkeypatch.setenv("META_CAPI_FORWARD_MODE", "sometimes")
+    assert main(["reconcile"]) == 2
+    assert "META_CAPI_FORWARD_MODE" in capsys.readouterr().err
