@@ -51,3 +51,38 @@ clean:
 ## Build the image with a local Docker daemon and run spec/check/discover/read inside it (root; not in CI).
 docker-smoke: $(STAMP)
 	bash scripts/docker_smoke.sh
+
+# ---------------------------------------------------------------------------------------------
+# Deployment (issue 7; docs/deploy.md): the receiver's Lambda package and image, template checks.
+# Appended block; the targets above are unchanged.
+LAMBDA_ARCH ?= x86_64
+LAMBDA_ZIP ?= build/receiver-lambda.zip
+RECEIVER_IMAGE ?= meta-capi-receiver:dev
+RECEIVER_BASE_IMAGE ?= public.ecr.aws/docker/library/python:3.11-slim-bookworm
+
+.PHONY: lambda-zip cfn-lint receiver-image receiver-image-smoke
+
+## The receiver's Lambda package: its dependencies only (no airbyte-cdk), reproducible, size-checked.
+lambda-zip: $(STAMP)
+	$(BIN)/python deploy/build_lambda_zip.py --arch $(LAMBDA_ARCH) --output $(LAMBDA_ZIP)
+
+## cfn-lint (errors, warnings and informational findings) on every template under deploy/.
+cfn-lint: $(STAMP)
+	$(BIN)/cfn-lint --include-checks I -- deploy/*.yaml
+
+## The receiver image (serve + redrive/reconcile jobs) with a running Docker daemon.
+receiver-image:
+	docker build -f deploy/receiver.Dockerfile --build-arg BASE_IMAGE=$(RECEIVER_BASE_IMAGE) -t $(RECEIVER_IMAGE) .
+
+## Build the receiver image with a local daemon and run serve + the jobs inside it (root; not in CI).
+receiver-image-smoke: $(STAMP)
+	bash deploy/receiver_image_smoke.sh
+
+# ---- benchmarks (benchmarks/ owns this block; not part of `make test` or CI) ----------------------
+# Every benchmark on 127.0.0.1 with data generated at run time; prints one table and rewrites the
+# generated part of docs/benchmarks.md. Bounded: --budget-minutes stops repeating, and timeout(1)
+# interrupts (cleanly: servers stopped, .bench/run removed) whatever runs past 20 minutes.
+# BENCH_ARGS passes options, e.g. make bench BENCH_ARGS="--runs 1 --events 100000".
+.PHONY: bench
+bench: $(STAMP)
+	timeout --signal=INT 1200 $(BIN)/python -m benchmarks.run $(BENCH_ARGS)
