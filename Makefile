@@ -86,3 +86,12 @@ receiver-image-smoke: $(STAMP)
 .PHONY: bench
 bench: $(STAMP)
 	timeout --signal=INT 1200 $(BIN)/python -m benchmarks.run $(BENCH_ARGS)
+
+# ---- reliability (issue 5; docs/reliability.md; integration_tests/reliability/ owns this block) ----
+# The full fault, load and fuzz suite: the `reliability`-marked variants of scenarios 1-9
+# (≥ 10,000 generated hostile requests, a 60 s load run, …). Everything on 127.0.0.1, bounded in
+# count and time (timeout(1) stops it at 30 min), servers stopped afterwards. The fast variants of
+# the same tests run in `make test`. Figures land in build/reliability/figures.json.
+.PHONY: reliability
+reliability: $(STAMP)
+	RELIABILITY_FULL=1 timeout --signal=INT 1800 $(BIN)/python -m pytest -q --timeout 900 -m reliability integration_tests/reliability -rA

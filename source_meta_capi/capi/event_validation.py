@@ -176,6 +176,12 @@ def _is_number(value: Any) -> bool:
     return math.isfinite(value)
 
 
+def _is_one_of(value: Any, allowed: frozenset[Any]) -> bool:
+    # Set membership hashes the value: a JSON array or object there raised TypeError (a 500 on
+    # hostile input, found by the reliability fuzz suite) instead of a rejection.
+    return isinstance(value, str | int) and value in allowed
+
+
 def _non_empty_string(value: Any) -> bool:
     return isinstance(value, str) and value.strip() != ""
 
@@ -188,7 +194,7 @@ def _check_required(event: Mapping[str, Any], check: _EventCheck) -> None:
     action_source = event.get("action_source")
     if action_source is None:
         check.reject("action_source", "action_source is required")
-    elif action_source not in ACTION_SOURCES:
+    elif not _is_one_of(action_source, ACTION_SOURCES):
         check.reject(
             "action_source",
             f"action_source must be one of {', '.join(sorted(ACTION_SOURCES))}",
@@ -342,7 +348,7 @@ def _check_data_processing_options(event: Mapping[str, Any], check: _EventCheck)
         return
     # §10.1: LDU needs a country (1 = USA, 0 = geolocate); a state is needed without an IP.
     country = event.get("data_processing_options_country")
-    if isinstance(country, bool) or country not in LDU_COUNTRY_CODES:
+    if isinstance(country, bool) or not _is_one_of(country, LDU_COUNTRY_CODES):
         check.reject(
             "data_processing_options_country",
             "LDU needs data_processing_options_country 1 (USA) or 0 (geolocate)",
@@ -356,7 +362,7 @@ def _check_data_processing_options(event: Mapping[str, Any], check: _EventCheck)
                 "data_processing_options_state",
                 "LDU without client_ip_address needs data_processing_options_state",
             )
-    elif isinstance(state, bool) or state not in LDU_STATE_CODES:
+    elif isinstance(state, bool) or not _is_one_of(state, LDU_STATE_CODES):
         check.reject(
             "data_processing_options_state",
             "data_processing_options_state must be 0 or a documented state code (1000-1013)",

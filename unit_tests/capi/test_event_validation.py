@@ -362,3 +362,29 @@ def test_a_batch_of_exactly_1000_events_is_accepted() -> None:
     result = validate_batch(body, NOW)
     assert len(result.valid_indices) == MAX_EVENTS_PER_REQUEST
     assert result.rejections == ()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("action_source", []),
+        ("action_source", {"a": 1}),
+        ("data_processing_options_country", [1]),
+        ("data_processing_options_state", {"state": 1000}),
+    ],
+)
+def test_given_array_or_object_where_a_code_is_expected_when_validating_then_rejected_not_raised(field, value):
+    # Regression (reliability fuzz suite, issue 5): set membership of an unhashable value raised
+    # TypeError, which the receiver answered with a 500.
+    event = {
+        "event_name": "Lead",
+        "event_time": NOW - 30,
+        "event_id": "fuzz-1",
+        "action_source": "email",
+        "user_data": {"em": "a@b.co", "client_ip_address": "203.0.113.7"},
+        "data_processing_options": ["LDU"],
+        "data_processing_options_country": 1,
+        "data_processing_options_state": 1000,
+        field: value,
+    }
+    assert [r.field for r in validate_event(event, NOW, 0)] == [field]
