@@ -152,3 +152,37 @@ def test_given_pixel_allowlist_when_other_pixel_posts_then_404_after_authenticat
     receiver = make_receiver(pixel_ids=frozenset({PIXEL}))
     assert receiver.send({"data": [event()]}, pixel_id="999").status_code == 404
     assert receiver.post("{}", {}, pixel_id="999").status_code == 401
+
+
+class _CountingStore:
+    """A local store that counts the idempotency-area calls the receiver makes."""
+
+    def __init__(self, root: str) -> None:
+        from source_meta_capi.staging.local_store import LocalFolderStore
+
+        self.inner = LocalFolderStore(root)
+        self.claim_puts = 0
+        self.claim_lists = 0
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        self.claim_puts += key.startswith("idempotency/")
+        return self.inner.put_if_absent(key, data)
+
+    def list_keys(self, prefix: str, start_after=None):
+        self.claim_lists += prefix.startswith("idempotency/")
+        return self.inner.list_keys(prefix, start_after)
+
+
+def test_given_first_delivery_then_one_claim_put_and_no_lookup_and_a_retry_is_replayed(make_receiver, tmp_path) -> None:
+    store = _CountingStore(str(tmp_path / "counted"))
+    receiver = make_receiver(store=store)
+    first = receiver.send({"data": [event("claim-first")]}, msg_id="msg_claim_first")
+    assert first.status_code == 200, first.text
+    assert (store.claim_puts, store.claim_lists) == (1, 0)
+    retry = receiver.send({"data": [event("claim-first")]}, msg_id="msg_claim_first")
+    assert retry.status_code == 200 and retry.headers["idempotent-replayed"] == "true"
+    assert retry.json()["batch_id"] == first.json()["batch_id"]
+    assert len(receiver.objects(ObjectKind.EVENTS)) == 1

@@ -53,6 +53,7 @@ from source_meta_capi.staging.store import StoreError
 EVENTS_ROUTE = "/v1/pixels/{pixel_id}/events"
 # Bodies above this are validated on a worker thread so the event loop keeps serving others.
 _INLINE_PROCESSING_BYTES = 64 * 1024
+_MAX_CLAIM_ROUNDS = 4
 _STORE_RETRY_AFTER_S = 5
 
 
@@ -144,13 +145,6 @@ class _Endpoint:
         idempotency_key = signature.webhook_id or body_digest(raw)
         context = RequestContext(pixel_id, request_id, batch_id_for(pixel_id, idempotency_key), signature.status)
         try:
-            lookup = await self._io(rt.ledger.lookup, pixel_id, idempotency_key)
-        except StoreError:
-            rt.metrics.store_errors.labels("lookup").inc()
-            return self._unavailable(context, _STORE_RETRY_AFTER_S)
-        if lookup.outcome is not LedgerOutcome.NEW:
-            return self._answer_repeat(lookup, context)
-        try:
             body = parse_body(raw, request.headers.get("content-type"))
             if len(raw) > _INLINE_PROCESSING_BYTES:
                 intake = await self._io(self._process, body, context)
@@ -175,7 +169,11 @@ class _Endpoint:
                 field=error.field,
                 extra={"batch_id": context.batch_id},
             )
-        return await self._stage_and_answer(intake, idempotency_key, lookup.next_attempt)
+        # Claim first, look up only when the claim is lost: a first delivery (the common case)
+        # then costs one conditional put instead of a listing plus a put; a retry loses the
+        # attempt-1 claim and is answered from the ledger (replay, in progress, or a new attempt
+        # after an abandoned one).
+        return await self._stage_and_answer(intake, idempotency_key, 1)
 
     def _process(self, body: Any, context: RequestContext) -> Intake:
         settings = self.rt.settings
@@ -191,31 +189,41 @@ class _Endpoint:
         rt, context = self.rt, intake.context
         status, body = answer_for(intake)
         stored = {"status": status, "body": body}
-        try:
-            if intake.accepted:
-                outcome = await rt.committer.submit(intake, idempotency_key, attempt, stored)
-            else:
-                outcome = await rt.committer.commit_rejected(intake, idempotency_key, attempt, stored)
-        except GroupAbandonedError as error:
-            log(
-                40,
-                "staging failed",
-                request_id=context.request_id,
-                pixel_id=context.pixel_id,
-                batch_id=context.batch_id,
-                reason=type(error.__cause__ or error).__name__,
-            )
-            return self._unavailable(context, error.retry_after_s)
-        except StoreError:
-            rt.metrics.store_errors.labels("stage").inc()
-            return self._unavailable(context, rt.retry_after_s)
-        if outcome.status != COMMITTED:
-            # A concurrent duplicate won the claim: answer what it answers.
+        # Attempts abandoned by crashed or timed-out writers are skipped one lookup at a time;
+        # more than a few in a row means the key is contended, and the caller retries later.
+        for _ in range(_MAX_CLAIM_ROUNDS):
+            try:
+                if intake.accepted:
+                    outcome = await rt.committer.submit(intake, idempotency_key, attempt, stored)
+                else:
+                    outcome = await rt.committer.commit_rejected(intake, idempotency_key, attempt, stored)
+            except GroupAbandonedError as error:
+                log(
+                    40,
+                    "staging failed",
+                    request_id=context.request_id,
+                    pixel_id=context.pixel_id,
+                    batch_id=context.batch_id,
+                    reason=type(error.__cause__ or error).__name__,
+                )
+                return self._unavailable(context, error.retry_after_s)
+            except StoreError:
+                rt.metrics.store_errors.labels("stage").inc()
+                return self._unavailable(context, rt.retry_after_s)
+            if outcome.status == COMMITTED:
+                break
+            # The claim was lost: a retry of an accepted request, one still in flight, or an
+            # earlier attempt that was abandoned.
             try:
                 lookup = await self._io(rt.ledger.lookup, context.pixel_id, idempotency_key)
             except StoreError:
+                rt.metrics.store_errors.labels("lookup").inc()
                 return self._unavailable(context, _STORE_RETRY_AFTER_S)
-            return self._answer_repeat(lookup, context)
+            if lookup.outcome is not LedgerOutcome.NEW or lookup.next_attempt <= attempt:
+                return self._answer_repeat(lookup, context)
+            attempt = lookup.next_attempt
+        else:
+            return self._answer_repeat(LedgerLookup(LedgerOutcome.IN_PROGRESS, retry_after_s=rt.retry_after_s), context)
         self._count(intake)
         live = dict(body)
         forwarding = await self._forward(intake)

@@ -11,6 +11,8 @@ Protocol (all state in the store, so it holds across processes and Lambdas):
    put means a concurrent duplicate won: the loser must not stage.
 3. The caller commits the object, then answers.
 A crash between 2 and 3 leaves a claim without an object; a retry after the deadline re-claims.
+Writers may also claim attempt 1 first and call `lookup` only when that claim is lost: the
+outcome is the same, and a first delivery then costs one conditional put and no listing.
 """
 
 from __future__ import annotations
