@@ -186,3 +186,21 @@ def test_given_first_delivery_then_one_claim_put_and_no_lookup_and_a_retry_is_re
     assert retry.status_code == 200 and retry.headers["idempotent-replayed"] == "true"
     assert retry.json()["batch_id"] == first.json()["batch_id"]
     assert len(receiver.objects(ObjectKind.EVENTS)) == 1
+
+
+def test_given_event_missing_attribution_fields_then_schema_drift_logged_and_counted(make_receiver, caplog) -> None:
+    import logging
+
+    receiver = make_receiver()
+    drifted = event("drift-1")
+    del drifted["action_source"]
+    with caplog.at_level(logging.ERROR, logger="meta_capi_receiver"):
+        response = receiver.send({"data": [event("fine-1"), drifted]})
+    assert response.status_code == 200 and response.json()["events_rejected"] == 1
+    (line,) = [r for r in caplog.records if r.getMessage() == "schema drift"]
+    context = line.__dict__["ctx"]
+    assert context["pixel_id"] == PIXEL and context["event_ids"] == ["drift-1"] and context["field"] == "action_source"
+    import requests
+
+    metrics = requests.get(f"{receiver.url}/metrics", timeout=10).text
+    assert f'meta_capi_receiver_schema_drift_total{{field="action_source",pixel_id="{PIXEL}"}} 1.0' in metrics

@@ -54,6 +54,9 @@ EVENTS_ROUTE = "/v1/pixels/{pixel_id}/events"
 # Bodies above this are validated on a worker thread so the event loop keeps serving others.
 _INLINE_PROCESSING_BYTES = 64 * 1024
 _MAX_CLAIM_ROUNDS = 4
+# Fields whose absence breaks attribution: counted as schema drift when an event lacks them (a
+# missing event_id is not among them: the receiver derives one).
+_ATTRIBUTION_FIELDS = frozenset({"event_name", "event_time", "action_source", "user_data"})
 _STORE_RETRY_AFTER_S = 5
 
 
@@ -278,11 +281,29 @@ class _Endpoint:
         return {"mode": mode, "status": "queued" if queued else "left_to_redrive"}
 
     def _count(self, intake: Intake) -> None:
-        metrics, pixel = self.rt.metrics, intake.context.pixel_id
+        metrics, context = self.rt.metrics, intake.context
+        pixel = context.pixel_id
         metrics.events_received.labels(pixel).inc(intake.events_received)
         metrics.events_accepted.labels(pixel).inc(len(intake.accepted))
+        drift = []
         for rejection in intake.rejections:
             metrics.events_rejected.labels(pixel, rejection.field).inc()
+            if rejection.field.split(".", 1)[0] in _ATTRIBUTION_FIELDS:
+                metrics.schema_drift.labels(pixel, rejection.field).inc()
+                drift.append(rejection)
+        if drift:
+            # The schema-drift alarm (DESIGN.md, failure semantics): a sender stopped sending a
+            # field Meta needs for attribution. Named per pixel, event and field, never values.
+            log(
+                40,
+                "schema drift",
+                request_id=context.request_id,
+                pixel_id=pixel,
+                batch_id=context.batch_id,
+                event_ids=[r.event_id for r in drift if r.event_id is not None],
+                field=",".join(sorted({r.field for r in drift})),
+                events=len(drift),
+            )
 
     def _answer_repeat(self, lookup: LedgerLookup, context: RequestContext) -> Response:
         if lookup.outcome is LedgerOutcome.REPLAY and lookup.response is not None:

@@ -49,6 +49,12 @@ class ReceiverMetrics:
             ["pixel_id", "field"],
             registry=r,
         )
+        self.schema_drift = Counter(
+            "meta_capi_receiver_schema_drift",
+            "Events refused because a field attribution needs is missing or malformed, by field.",
+            ["pixel_id", "field"],
+            registry=r,
+        )
         self.events_staged = Counter(
             "meta_capi_receiver_events_staged", "Event records durably staged.", ["pixel_id"], registry=r
         )
