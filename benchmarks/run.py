@@ -56,7 +56,7 @@ def main() -> None:
         host, port = server.get_host_and_port()
         endpoint = f"http://{host}:{port}"
         if "receiver" in only:
-            rows += receiver_bench.measure(WORK / "receiver", args.runs, endpoint)
+            rows += receiver_bench.measure(WORK / "receiver", args.runs)
         if "source" in only:
             client = boto3.client(
                 "s3",
