@@ -9,34 +9,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 WORK=$(mktemp -d)
-STARTED_DOCKERD=0
+# shellcheck source=scripts/local_docker.sh
+. "$ROOT/scripts/local_docker.sh"
 cleanup() {
-  if [ "$STARTED_DOCKERD" = 1 ]; then
-    kill "$(cat "$WORK/dockerd.pid")" 2>/dev/null || true
-    sleep 2
-  fi
+  stop_local_dockerd
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-if ! docker info >/dev/null 2>&1; then
-  command -v dockerd >/dev/null || { apt-get update -qq && apt-get install -y -qq docker.io debootstrap >/dev/null; }
-  dockerd --storage-driver=overlay2 --pidfile "$WORK/dockerd.pid" >"$WORK/dockerd.log" 2>&1 &
-  STARTED_DOCKERD=1
-  for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
-fi
-
-BASE_IMAGE=${BASE_IMAGE:-}
-if [ -z "$BASE_IMAGE" ]; then
-  BASE_IMAGE=local/debian-py:bookworm
-  if ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
-    command -v debootstrap >/dev/null || apt-get install -y -qq debootstrap >/dev/null
-    debootstrap --variant=minbase --include=python3,python3-venv,python3-pip,ca-certificates,passwd bookworm "$WORK/rootfs" >/dev/null
-    # pip inside the build must trust the same CA bundle as this host.
-    cp /etc/ssl/certs/ca-certificates.crt "$WORK/rootfs/etc/ssl/certs/ca-certificates.crt"
-    tar -C "$WORK/rootfs" -c . | docker import - "$BASE_IMAGE" >/dev/null
-  fi
-fi
+start_local_dockerd
+BASE_IMAGE=$(local_base_image "${BASE_IMAGE:-}")
 
 IMAGE=airbyte/source-meta-capi:dev
 docker build --build-arg BASE_IMAGE="$BASE_IMAGE" -t "$IMAGE" "$ROOT"
