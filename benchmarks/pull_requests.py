@@ -31,20 +31,7 @@ def _stand_in(now: datetime) -> GraphStandIn:
     for pixel_id in PIXELS:
         graph.add_pixel(pixel_id, name=f"Pixel {pixel_id}", last_fired_time=f"{now:%Y-%m-%dT%H:%M:%S+0000}")
         for aggregation in AGGREGATIONS:
-            graph.add_stats(
-                pixel_id,
-                aggregation,
-                [
-                    {
-                        "start_time": f"{now - timedelta(hours=hour):%Y-%m-%dT%H:%M:%S+0000}",
-                        "data": [
-                            {"value": f"{aggregation}-a", "count": hour},
-                            {"value": f"{aggregation}-b", "count": 1},
-                        ],
-                    }
-                    for hour in range(1, DAYS * 24 + 1)
-                ],
-            )
+            graph.add_hourly_stats(pixel_id, aggregation, now, DAYS * 24)
         graph.set_dataset_quality(
             pixel_id, [{"event_name": "Purchase", "event_match_quality": {"composite_score": 7.2}}]
         )

@@ -52,6 +52,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -188,6 +189,21 @@ class GraphStandIn:
         with self._lock:
             rows = self._state.stats.setdefault((pixel_id, aggregation), [])
             rows.extend({"aggregation": aggregation, **dict(bucket)} for bucket in buckets)
+
+    def add_hourly_stats(self, pixel_id: str, aggregation: str, now: datetime, hours: int) -> None:
+        """Seed `hours` hourly buckets before `now`, two values each (`<aggregation>-a` counting the
+        hour's age, `<aggregation>-b` counting 1): a realistic history for paging and slicing tests."""
+        self.add_stats(
+            pixel_id,
+            aggregation,
+            [
+                {
+                    "start_time": f"{now - timedelta(hours=hour):%Y-%m-%dT%H:%M:%S+0000}",
+                    "data": [{"value": f"{aggregation}-a", "count": hour}, {"value": f"{aggregation}-b", "count": 1}],
+                }
+                for hour in range(1, hours + 1)
+            ],
+        )
 
     def set_dataset_quality(
         self, dataset_id: str, web: Iterable[Mapping[str, Any]] | None, agent_name: str | None = None

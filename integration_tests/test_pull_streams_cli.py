@@ -34,21 +34,8 @@ def graph() -> Iterator[GraphStandIn]:
     for pixel_id in PIXELS:
         stand_in.add_pixel(pixel_id, name=f"Pixel {pixel_id}", last_fired_time="2026-11-26T05:59:12+0000")
         for aggregation in AGGREGATIONS:
-            # 30 days of hourly buckets; Meta serves only the last 7 days of them.
-            stand_in.add_stats(
-                pixel_id,
-                aggregation,
-                [
-                    {
-                        "start_time": f"{now - timedelta(hours=hour):%Y-%m-%dT%H:%M:%S+0000}",
-                        "data": [
-                            {"value": f"{aggregation}-a", "count": hour},
-                            {"value": f"{aggregation}-b", "count": 1},
-                        ],
-                    }
-                    for hour in range(1, 30 * 24 + 1)
-                ],
-            )
+            # 30 days of hourly buckets, read back to start_date in 7-day slices.
+            stand_in.add_hourly_stats(pixel_id, aggregation, now, 30 * 24)
         stand_in.set_dataset_quality(
             pixel_id, [{"event_name": "Purchase", "event_match_quality": {"composite_score": 7.2}}]
         )

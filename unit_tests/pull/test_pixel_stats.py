@@ -14,7 +14,7 @@ from .proofs import timed_proof
 from .request_builder import GraphRequestBuilder
 
 _STREAM = "pixel_stats"
-_WINDOW_START = "2026-11-19T09:00:00Z"  # first whole hour within Meta's 7-day window before NOW
+_WINDOW_START = "2026-11-19T09:00:00Z"  # the default start without start_date: first whole hour of the last 7 days
 _NOW = "2026-11-26T08:30:15Z"
 _DEFAULT_AGGREGATIONS = ("event", "event_source", "event_processing_results", "match_keys")
 
