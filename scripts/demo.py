@@ -193,7 +193,7 @@ def main() -> None:
             print(f"forged signature: {forged.status_code} {forged.json()['error']['message']}")
             print(
                 f"sent 24 signed requests: answers {dict(answers)}; {accepted} events accepted, {rejected} rejected "
-                f"(returned to the caller and dead-lettered; by field: {dict(reasons)}); the Meta stand-in received "
+                f"(returned to the caller and dead-lettered; reasons by field: {dict(reasons)}); the Meta stand-in received "
                 f"{len(meta.received_event_ids())} events"
             )
             metrics = requests.get(f"{base}/metrics", timeout=10).text
