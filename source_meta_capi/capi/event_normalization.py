@@ -9,7 +9,7 @@ import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, TypeGuard
 
 from source_meta_capi.capi.custom_data_privacy import strip_pii
 from source_meta_capi.capi.event_fields import SERVER_EVENT_FIELDS
@@ -42,6 +42,7 @@ class NormalizedEvent:
 
 
 _PII_REASON = "dropped: personal data key in custom_data"
+_REBUILT_FIELDS = frozenset({"user_data", "custom_data"})
 
 
 def normalize_event(
@@ -49,7 +50,8 @@ def normalize_event(
     default_country: str | None = None,
     today: date | None = None,
 ) -> NormalizedEvent:
-    """Normalize one event that `validate_event` accepted; the input is not modified.
+    """Normalize one event that `validate_event` accepted; the input is not modified and
+    the result shares no mutable object with it.
 
     - Top-level keys outside Meta's server-event fields (§2.1) are dropped with a warning.
     - event_id becomes a string (integers are accepted by validation); event_time an int.
@@ -62,7 +64,9 @@ def normalize_event(
     normalized: dict[str, Any] = {}
     for key, value in event.items():
         if key in SERVER_EVENT_FIELDS:
-            normalized[key] = copy.deepcopy(value)
+            # user_data and custom_data objects are rebuilt below (never modified), so only the
+            # other fields are copied; a deepcopy of every field was ~18 µs of each event.
+            normalized[key] = value if key in _REBUILT_FIELDS and _is_mapping(value) else _copy(value)
         else:
             warnings.append(NormalizationWarning(str(key), "dropped: not a server event field"))
 
@@ -74,23 +78,42 @@ def normalize_event(
         normalized["event_time"] = int(normalized["event_time"])
 
     raw_user_data = normalized.get("user_data")
-    if isinstance(raw_user_data, Mapping):
+    if _is_mapping(raw_user_data):
         result = normalize_user_data(raw_user_data, default_country, today)
         normalized["user_data"] = result.user_data
-        warnings.extend(
-            NormalizationWarning(f"user_data.{warning.field}", warning.reason) for warning in result.warnings
-        )
+        if result.warnings:
+            warnings.extend(
+                NormalizationWarning(f"user_data.{warning.field}", warning.reason) for warning in result.warnings
+            )
         if not result.user_data:
             warnings.append(NormalizationWarning("user_data", "no usable match key left"))
 
     _move_customer_segmentation(normalized, warnings)
 
     custom_data = normalized.get("custom_data")
-    if isinstance(custom_data, Mapping):
+    if _is_mapping(custom_data):
         cleaned = strip_pii(custom_data)
         normalized["custom_data"] = cleaned.custom_data
-        warnings.extend(NormalizationWarning(f"custom_data.{path}", _PII_REASON) for path in cleaned.stripped_keys)
+        if cleaned.stripped_keys:
+            warnings.extend(NormalizationWarning(f"custom_data.{path}", _PII_REASON) for path in cleaned.stripped_keys)
     return NormalizedEvent(normalized, tuple(warnings))
+
+
+def _is_mapping(value: Any) -> TypeGuard[Mapping[Any, Any]]:
+    # isinstance() against the Mapping ABC costs several times this exact test for a dict.
+    return type(value) is dict or isinstance(value, Mapping)
+
+
+def _copy(value: Any) -> Any:
+    """copy.deepcopy, fast for what JSON parsers produce (dict, list, str, int, float, bool, None)."""
+    kind = type(value)
+    if kind is str or kind is int or kind is float or kind is bool or value is None:
+        return value
+    if kind is dict:
+        return {key if type(key) is str else copy.deepcopy(key): _copy(item) for key, item in value.items()}
+    if kind is list:
+        return [_copy(item) for item in value]
+    return copy.deepcopy(value)
 
 
 def _move_customer_segmentation(normalized: dict[str, Any], warnings: list[NormalizationWarning]) -> None:
@@ -101,7 +124,8 @@ def _move_customer_segmentation(normalized: dict[str, Any], warnings: list[Norma
     if custom_data is None:
         custom_data = normalized["custom_data"] = {}
     if isinstance(custom_data, dict) and "customer_segmentation" not in custom_data:
-        custom_data["customer_segmentation"] = segmentation
+        # custom_data may still be the caller's object (it is rebuilt by strip_pii later).
+        custom_data = normalized["custom_data"] = {**custom_data, "customer_segmentation": segmentation}
         reason = "moved into custom_data where Meta expects it"
     else:
         reason = "dropped: custom_data already has customer_segmentation"

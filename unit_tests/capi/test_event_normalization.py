@@ -79,6 +79,33 @@ def test_normalization_does_not_modify_the_input() -> None:
     assert before == RAW_PURCHASE
 
 
+def test_given_nested_fields_when_the_result_is_modified_then_the_input_is_not() -> None:
+    # normalize_event no longer deep-copies every field; the result must still own its objects
+    # (process() dead-letters the original events and the forwarder edits the result).
+    raw = copy.deepcopy(RAW_PURCHASE)
+    raw["customer_segmentation"] = "existing_customer_to_business"
+    raw["original_event_data"] = {"event_name": "Lead", "event_time": 1764140000}
+    raw["app_data"] = {"extinfo": ["a2", "com.example"], "advertiser_tracking_enabled": True}
+    raw["data_processing_options"] = ["LDU"]
+    del raw["custom_data"]["customer_segmentation"]
+    before = copy.deepcopy(raw)
+    event = normalize_event(raw, today=TODAY).event
+    assert event["custom_data"]["customer_segmentation"] == "existing_customer_to_business"
+
+    def scramble(value: Any) -> None:
+        if isinstance(value, dict):
+            for item in list(value.values()):
+                scramble(item)
+            value["scrambled"] = True
+        elif isinstance(value, list):
+            for item in value:
+                scramble(item)
+            value.append("scrambled")
+
+    scramble(event)
+    assert raw == before
+
+
 def test_normalizing_twice_gives_the_same_event() -> None:
     once = normalize_event(RAW_PURCHASE, today=TODAY).event
     assert normalize_event(once, today=TODAY).event == once
