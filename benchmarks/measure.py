@@ -2,7 +2,9 @@
 
 Records are counted from the child's stdout in large chunks (the parent does almost no work per
 record, so it does not compete with the child for the CPU), and the child's peak RSS comes from
-the kernel (`wait4` rusage), not from sampling.
+the kernel (GNU time), not from sampling. When the command starts processes of its own (the
+source's record decoder processes), their kernel high-water marks (`VmHWM`, read every 50 ms
+while they live) are added to it: an upper bound of the tree's peak, never an underestimate.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 import statistics
 import subprocess
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +35,8 @@ class RunResult:
     records: int
     peak_rss_mib: float
     messages: list[dict[str, Any]] = field(default_factory=list)
+    # Of peak_rss_mib: the high-water marks of the command's own child processes, summed.
+    children_rss_mib: float = 0.0
 
     @property
     def records_per_s(self) -> float:
@@ -81,6 +86,7 @@ def _run_counted(
         cwd=cwd,
     )
     assert process.stdout is not None
+    children = _ChildrenHighWater(process.pid, skip_first_level=bool(wrapper))
     records = 0
     others: list[bytes] = []
     tail = b""
@@ -106,6 +112,8 @@ def _run_counted(
         process.kill()
         process.wait()
         raise
+    finally:
+        children.stop()
     seconds = time.perf_counter() - started
     stderr_file.seek(0)
     stderr = stderr_file.read()
@@ -128,7 +136,72 @@ def _run_counted(
             f"{' '.join(argv[:3])} exited {process.returncode}: {errors[:1]} {stderr[-1500:].decode(errors='replace')}"
         )
     peak_kib = _peak_kib(rss_file)
-    return RunResult(seconds=seconds, records=records, peak_rss_mib=peak_kib / 1024, messages=messages)
+    children_kib = children.total_kib()
+    return RunResult(
+        seconds=seconds,
+        records=records,
+        peak_rss_mib=(peak_kib + children_kib) / 1024,
+        messages=messages,
+        children_rss_mib=children_kib / 1024,
+    )
+
+
+class _ChildrenHighWater:
+    """Samples VmHWM of every descendant of the measured command (not the command itself)."""
+
+    def __init__(self, root_pid: int, skip_first_level: bool) -> None:
+        # With GNU time in front, root_pid is `time` and its child is the command.
+        self._root = root_pid
+        self._skip = 2 if skip_first_level else 1
+        self._high: dict[int, int] = {}
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rss-children", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._done.wait(0.05):
+            level = [self._root]
+            for depth in range(8):
+                below = [child for pid in level for child in _children(pid)]
+                if depth + 1 >= self._skip:
+                    for pid in below:
+                        kib = _high_water_kib(pid)
+                        if kib:
+                            self._high[pid] = max(self._high.get(pid, 0), kib)
+                level = below
+                if not level:
+                    break
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def total_kib(self) -> float:
+        return float(sum(self._high.values()))
+
+
+def _children(pid: int) -> list[int]:
+    # Per thread: a process started from a worker thread is listed under that thread only.
+    found: list[int] = []
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            try:
+                found.extend(int(c) for c in (task / "children").read_text().split())
+            except (OSError, ValueError):
+                continue
+    except OSError:
+        return []
+    return found
+
+
+def _high_water_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+    return 0
 
 
 def _peak_kib(rss_file: Path) -> float:

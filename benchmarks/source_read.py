@@ -359,15 +359,17 @@ def rows(bench: SourceBench, reads: dict[str, list[RunResult]], nothing_new: dic
         )
     for name, what in (("ours-local", "local"), ("ours-s3", "S3")):
         value = rss(name)
+        children = med(name, lambda r: r.children_rss_mib)
         out.append(
             Row(
                 "4",
-                f"peak RSS, source read, {what}, {label}",
+                f"peak RSS, source read, {what}, {label} (main process + decoder processes)",
                 value,
                 "MiB",
                 n_runs,
                 target="≤ 200 MiB",
                 met=value is not None and value <= 200,
+                note=f"of which child processes (record decoder, multiprocessing's resource tracker): {children or 0:.0f} MiB",
             )
         )
     out.append(Row("4", f"peak RSS, (a) bare CDK, {label}", rss("bare"), "MiB", n_runs))

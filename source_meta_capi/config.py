@@ -10,6 +10,10 @@ from typing import Any, Mapping, Optional
 from source_meta_capi.staging.store import S3Options, s3_options_from_mapping
 
 DEFAULT_SETTLE_SECONDS = 120
+# One process beside the CDK's main thread uses a second core; more pay only with more cores
+# (docs/benchmarks.md). 0 keeps every check on the connector's own threads (single-CPU hosts).
+DEFAULT_DECODE_PROCESSES = 1
+MAX_DECODE_PROCESSES = 8
 DEFAULT_GRAPH_BASE_URL = "https://graph.facebook.com"
 DEFAULT_API_VERSION = "v26.0"
 DEFAULT_STATS_AGGREGATIONS = ("event", "event_source", "event_processing_results", "match_keys")
@@ -42,6 +46,8 @@ class StagingConfig:
     settle_seconds: int = DEFAULT_SETTLE_SECONDS
     on_corrupt_object: str = "fail"
     on_schema_drift: str = "warn"
+    # Processes that check staged records beside the CDK (0: on the connector's own threads).
+    decode_processes: int = DEFAULT_DECODE_PROCESSES
 
 
 @dataclass(frozen=True)
@@ -157,10 +163,16 @@ def _parse_staging(raw: Any) -> Optional[StagingConfig]:
     on_drift = raw.get("on_schema_drift", "warn")
     if on_drift not in ("fail", "warn"):
         raise ConfigError(f"'staging.on_schema_drift' must be 'warn' or 'fail', got {on_drift!r}.")
+    processes = raw.get("decode_processes", DEFAULT_DECODE_PROCESSES)
+    if not isinstance(processes, int) or isinstance(processes, bool) or not 0 <= processes <= MAX_DECODE_PROCESSES:
+        raise ConfigError(
+            f"'staging.decode_processes' must be an integer from 0 to {MAX_DECODE_PROCESSES}, got {processes!r}."
+        )
     return StagingConfig(
         bucket_url=bucket_url.strip(),
         s3=s3_options_from_mapping(raw),
         settle_seconds=settle,
         on_corrupt_object=on_corrupt,
         on_schema_drift=on_drift,
+        decode_processes=processes,
     )

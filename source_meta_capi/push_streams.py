@@ -11,7 +11,6 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from importlib import resources
-from itertools import compress
 from typing import Any, Iterable, Mapping, Optional
 
 from airbyte_cdk.models import FailureType
@@ -24,9 +23,12 @@ from airbyte_cdk.sources.streams.concurrent.partitions.partition_generator impor
 from airbyte_cdk.sources.types import Record
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_meta_capi import raw_record_output
 from source_meta_capi.config import SourceConfig, StagingConfig
 from source_meta_capi.push_cursor import ArrivalWatermarkCursor
-from source_meta_capi.record_checks import RecordTypeChecker, attribution_drift
+from source_meta_capi.record_checks import DriftFinding, RecordTypeChecker
+from source_meta_capi.record_decoder_pool import DecoderPoolError, LazyDecoderPool
+from source_meta_capi.staged_object_checks import Corruption, Finding, ObjectScope, check_object
 from source_meta_capi.staging.identity_filter import IdentityFilter
 from source_meta_capi.staging.keys import ObjectKind, arrival_floor_key
 from source_meta_capi.staging.reader import HourPrefix, StagingReader
@@ -125,6 +127,7 @@ class _PushStreamReader(PartitionGenerator):
         now: datetime,
         report: SyncReport,
         schema: Mapping[str, Any],
+        decoders: Optional[LazyDecoderPool] = None,
     ) -> None:
         self.spec = spec
         self._config = config
@@ -139,6 +142,7 @@ class _PushStreamReader(PartitionGenerator):
         # One filter for all pixels: the pixel is part of the identity, and one memory cap (not
         # one per pixel) keeps memory flat however many pixels a sync reads.
         self._identities = IdentityFilter() if spec.kind is ObjectKind.EVENTS else None
+        self._decoders = decoders
 
     def generate(self) -> Iterable[Partition]:
         for pixel in self._config.pixels:
@@ -161,9 +165,9 @@ class _PushStreamReader(PartitionGenerator):
         ad_account = pixel.ad_account_id if pixel else None
         event_types = pixel.event_types if pixel else frozenset()
         is_events = self.spec.kind is ObjectKind.EVENTS
-        identities = self._identities
-        problem_of = self._checker.problem
         report = self._report
+        # Raw records only when the console entry point writes them (see raw_record_output.py).
+        pool = self._decoders if self._decoders is not None and raw_record_output.enabled() else None
         try:
             objects = list(self._reader.objects(partition.hour, partition.after_key, self._arrived_before))
         except StoreError as error:
@@ -171,51 +175,40 @@ class _PushStreamReader(PartitionGenerator):
         for staged in objects:
             key = staged.key
             try:
-                lines = list(self._reader.read(key))
-            except CorruptObjectError as error:
-                self._corrupt(name, error)
-                partition.last_key_read = key
-                continue
+                data = self._reader.get(key)
             except StoreError as error:
                 raise _store_failure(error, f"read {key}") from error
-            report.add(name, "objects_read")
-            accepted: list[dict[str, Any]] = []
-            for line in lines:
-                record = line.record
-                if record is None:
-                    assert line.error is not None
-                    self._corrupt(name, line.error)
-                    continue
-                get = record.get
-                if get("pixel_id") != pixel_id:
-                    self._corrupt(name, CorruptObjectError(key, "pixel_id does not match the object's key", line.line))
-                    continue
-                problem = problem_of(record)
-                if problem is not None:
-                    self._corrupt(
-                        name, CorruptObjectError(key, f"record fails the {name} schema: {problem}", line.line)
-                    )
-                    continue
-                if is_events:
-                    if event_types and get("event_name") not in event_types:
-                        report.add(name, "filtered_by_event_type")
-                        continue
-                    self._check_drift(record)
-                accepted.append(record)
-            if is_events and accepted:
-                # Repeats are dropped per object, in line order: one batch for the identity filter.
-                assert identities is not None
-                fresh = identities.first_times(pixel_id, [(r.get("event_id"), r.get("event_time")) for r in accepted])
-                repeats = fresh.count(False)
-                if repeats:
-                    report.add(name, "repeats_dropped", repeats)
-                    accepted = list(compress(accepted, fresh))
+            scope = ObjectScope(name, is_events, pixel_id, ad_account, event_types, key)
+            records: list[Any]
+            try:
+                decoders = pool.get() if pool is not None else None
+                encoded = decoders.decode(scope, data) if decoders is not None else None
+            except DecoderPoolError as error:
+                raise AirbyteTracedException(
+                    message=f"Cannot check {key}: {error} Set staging.decode_processes to 0 to check "
+                    "records on the connector's own threads.",
+                    internal_message=repr(error.__cause__ or error),
+                    failure_type=FailureType.system_error,
+                ) from error
+            if encoded is not None:
+                self._replay(name, encoded.findings)
+                counts = (encoded.readable, encoded.filtered_by_event_type, encoded.repeats_dropped)
+                records = [raw_record_output.raw_record(line) for line in encoded.records()]
+            else:
+                checked = check_object(scope, data, self._checker, self._identities)
+                self._replay(name, checked.findings)
+                counts = (checked.readable, checked.filtered_by_event_type, checked.repeats_dropped)
+                records = checked.records
+            readable, filtered, repeats = counts
+            if readable:
+                report.add(name, "objects_read")
+            if filtered:
+                report.add(name, "filtered_by_event_type", filtered)
+            if repeats:
+                report.add(name, "repeats_dropped", repeats)
             emitted = 0
             try:
-                for record in accepted:
-                    if ad_account and not record.get("ad_account_id"):
-                        record["ad_account_id"] = ad_account
-                    record["_staged_object"] = key
+                for record in records:
                     # Counted per object (one locked update instead of one per record).
                     emitted += 1
                     yield Record(data=record, stream_name=name, associated_slice=None)
@@ -223,6 +216,14 @@ class _PushStreamReader(PartitionGenerator):
                 if emitted:
                     report.add(name, "records", emitted)
             partition.last_key_read = key
+
+    def _replay(self, stream: str, findings: list[Finding]) -> None:
+        """Count and log an object's findings in line order; raise on the first one the policy fails on."""
+        for finding in findings:
+            if isinstance(finding, Corruption):
+                self._corrupt(stream, finding.error())
+            else:
+                self._report_drift(finding)
 
     def _corrupt(self, stream: str, error: CorruptObjectError) -> None:
         self._report.corrupt_data(stream, str(error))
@@ -249,10 +250,7 @@ class _PushStreamReader(PartitionGenerator):
             )
         )
 
-    def _check_drift(self, record: Mapping[str, Any]) -> None:
-        finding = attribution_drift(record)
-        if finding is None:
-            return
+    def _report_drift(self, finding: DriftFinding) -> None:
         for missing in finding.missing:
             self._report.drift(finding.pixel_id, finding.event_name, missing)
         logger.error(
@@ -279,6 +277,8 @@ class _PushStreamReader(PartitionGenerator):
     def close(self) -> None:
         if self._identities is not None:
             self._identities.close()
+        if self._decoders is not None:
+            self._decoders.close()
 
 
 _heap_frozen = threading.Lock()
@@ -323,12 +323,27 @@ def build_push_streams(
     assert config.staging is not None
     moment = now or utc_now()
     streams = []
+    schemas = {
+        spec.name: events_schema(config) if spec.kind is ObjectKind.EVENTS else load_schema(spec.name)
+        for spec in PUSH_STREAMS
+    }
+    processes = config.staging.decode_processes
+    decoders = LazyDecoderPool(processes, schemas) if processes > 0 else None
     for spec in PUSH_STREAMS:
-        schema = events_schema(config) if spec.kind is ObjectKind.EVENTS else load_schema(spec.name)
+        schema = schemas[spec.name]
         stream_state = state_manager.get_stream_state(spec.name, None) or {}
         cursor = ArrivalWatermarkCursor(spec.name, spec.cursor_field, stream_state, message_repository, state_manager)
         generator = _PushStreamReader(
-            spec, config, config.staging, reader, cursor, spec.name in incremental_streams, moment, report, schema
+            spec,
+            config,
+            config.staging,
+            reader,
+            cursor,
+            spec.name in incremental_streams,
+            moment,
+            report,
+            schema,
+            decoders,
         )
         streams.append(
             DefaultStream(

@@ -1,15 +1,20 @@
-"""Console entry point `source-meta-capi`: the Airbyte protocol (spec, check, discover, read)."""
+"""Console entry point `source-meta-capi`: the Airbyte protocol (spec, check, discover, read).
+
+Imports stay inside `run()`: the record decoder processes are spawned interpreters that import
+this module again (as the console script's main module) and must not load the CDK.
+"""
 
 from __future__ import annotations
 
 import sys
 from typing import List, Optional
 
-from airbyte_cdk.entrypoint import AirbyteEntrypoint, launch
-
 
 def run(args: Optional[List[str]] = None) -> None:
     """Build the source with the config, catalog and state named on the command line, then run."""
+    from airbyte_cdk.entrypoint import AirbyteEntrypoint, launch
+
+    from source_meta_capi import raw_record_output
     from source_meta_capi.source import SourceMetaCapi
 
     argv = list(sys.argv[1:] if args is None else args)
@@ -21,6 +26,9 @@ def run(args: Optional[List[str]] = None) -> None:
         config=SourceMetaCapi.read_config(config_path) if config_path else None,
         state=SourceMetaCapi.read_state(state_path) if state_path else None,
     )
+    # This process writes the protocol itself, so records checked in the decoder processes can
+    # be written as the JSON they already are (raw_record_output.py).
+    raw_record_output.install()
     launch(source, argv)
 
 

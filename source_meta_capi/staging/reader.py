@@ -79,6 +79,10 @@ class StagingReader:
                 return
             yield parsed
 
+    def get(self, key: str) -> bytes:
+        """The stored bytes of one object, as written (gzip)."""
+        return self._store.get(key)
+
     def read(self, key: str) -> Iterator[DecodedLine]:
         """Decode one object (raises CorruptObjectError for an unreadable object)."""
         return decode_object(key, self._store.get(key))
