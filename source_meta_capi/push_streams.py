@@ -30,7 +30,7 @@ from source_meta_capi.record_checks import DriftFinding, RecordTypeChecker
 from source_meta_capi.record_decoder_pool import DecoderPoolError, LazyDecoderPool
 from source_meta_capi.staged_object_checks import Corruption, Finding, ObjectScope, check_object
 from source_meta_capi.staging.identity_filter import IdentityFilter
-from source_meta_capi.staging.keys import ObjectKind, arrival_floor_key
+from source_meta_capi.staging.keys import ObjectKey, ObjectKind, arrival_floor_key
 from source_meta_capi.staging.reader import HourPrefix, StagingReader
 from source_meta_capi.staging.records import CorruptObjectError
 from source_meta_capi.staging.store import StoreAccessError, StoreError
@@ -87,10 +87,16 @@ class StagedHourPartition(Partition):
     """The objects of one pixel's arrival hour that this sync reads."""
 
     def __init__(
-        self, stream: _PushStreamReader, hour: HourPrefix, partition_id: int, after_key: Optional[str]
+        self,
+        stream: _PushStreamReader,
+        hour: HourPrefix,
+        partition_id: int,
+        after_key: Optional[str],
+        objects: list[ObjectKey],
     ) -> None:
         self._stream = stream
         self.hour = hour
+        self.objects = objects
         self.partition_id = partition_id
         self.pixel_id = hour.pixel_id
         self._after_key = after_key
@@ -150,10 +156,10 @@ class _PushStreamReader(PartitionGenerator):
             if after_key is None and self._config.start_date is not None:
                 after_key = arrival_floor_key(self.spec.kind, pixel.pixel_id, self._config.start_date)
             try:
-                for hour in self._reader.hours(self.spec.kind, pixel.pixel_id, after_key=after_key):
-                    if self._arrived_before is not None and hour.sort_key > f"{self._arrived_before:%Y-%m-%dT%H}":
-                        break
-                    yield StagedHourPartition(self, hour, self._cursor.register(pixel.pixel_id), after_key)
+                for hour, objects in self._reader.hour_batches(
+                    self.spec.kind, pixel.pixel_id, after_key=after_key, arrived_before=self._arrived_before
+                ):
+                    yield StagedHourPartition(self, hour, self._cursor.register(pixel.pixel_id), after_key, objects)
             except StoreError as error:
                 raise _store_failure(error, f"list {self.spec.name} of pixel {pixel.pixel_id}") from error
 
@@ -168,11 +174,7 @@ class _PushStreamReader(PartitionGenerator):
         report = self._report
         # Raw records only when the console entry point writes them (see raw_record_output.py).
         pool = self._decoders if self._decoders is not None and raw_record_output.enabled() else None
-        try:
-            objects = list(self._reader.objects(partition.hour, partition.after_key, self._arrived_before))
-        except StoreError as error:
-            raise _store_failure(error, f"list {partition.hour.prefix}") from error
-        for staged in objects:
+        for staged in partition.objects:
             key = staged.key
             try:
                 data = self._reader.get(key)

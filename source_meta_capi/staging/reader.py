@@ -79,6 +79,45 @@ class StagingReader:
                 return
             yield parsed
 
+    def hour_batches(
+        self,
+        kind: ObjectKind,
+        pixel_id: str,
+        after_key: Optional[str] = None,
+        arrived_before: Optional[datetime] = None,
+    ) -> Iterator[tuple[HourPrefix, list[ObjectKey]]]:
+        """The objects of a pixel with key > after_key and arrival < arrived_before, grouped by
+        hour folder, oldest first, from one flat listing.
+
+        One LIST request per 1,000 objects instead of one per day and per hour folder (`hours`
+        + `objects`): on S3 a LIST costs what a PUT costs and tens of ms, and a 5-day backlog of
+        one pixel is 120 hour folders. StartAfter keeps an incremental sync off the history.
+        """
+        base = pixel_prefix(kind, pixel_id)
+        start_after = after_key if after_key and after_key.startswith(base) else None
+        last_hour = f"{arrived_before:%Y-%m-%dT%H}" if arrived_before is not None else None
+        current: Optional[HourPrefix] = None
+        batch: list[ObjectKey] = []
+        for key in self._store.list_keys(base, start_after=start_after):
+            parsed = parse_object_key(key)
+            if parsed is None or parsed.kind is not kind or parsed.pixel_id != pixel_id:
+                continue
+            day, hour = key[len(base) :].split("/", 2)[:2]
+            if current is None or current.day != day[5:] or current.hour != hour[5:]:
+                if batch:
+                    assert current is not None
+                    yield current, batch
+                current, batch = HourPrefix(kind=kind, pixel_id=pixel_id, day=day[5:], hour=hour[5:]), []
+                if last_hour is not None and current.sort_key > last_hour:
+                    # Folders sort by arrival hour: nothing later is old enough either.
+                    return
+            if arrived_before is not None and parsed.arrival >= arrived_before:
+                continue
+            batch.append(parsed)
+        if batch:
+            assert current is not None
+            yield current, batch
+
     def get(self, key: str) -> bytes:
         """The stored bytes of one object, as written (gzip)."""
         return self._store.get(key)
