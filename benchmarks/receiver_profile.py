@@ -1,6 +1,6 @@
 """Profile the receiver under the load of items 1–3 with py-spy (not part of `make bench`).
 
-    python -m benchmarks.receiver_profile single|batch|s3 [--variant receiver-claim-first] [--top 30]
+    python -m benchmarks.receiver_profile single|batch|s3 [--variant receiver-claim-each] [--top 30]
 
 Starts the same servers and load as receiver_bench.py (server pinned to core 0, load on the
 other core), samples the server with `py-spy record --gil` (only samples holding the GIL: on one

@@ -4,9 +4,9 @@
 
 KIND:
 - `receiver`: the real thing, exactly `meta-capi-receiver serve` (settings from META_CAPI_*).
-- `receiver-claim-first`: the same, with the idempotency lookup skipped for requests that are
-  new (every request of the benchmark is): the store operations of a "claim first, look up only
-  when the claim is lost" receiver on its fast path. A diagnostic, not a product mode.
+- `receiver-claim-each`: the same, with group puts switched off in the stores, so every claim is
+  its own conditional put (locally: temp file, fsync, link, folder fsync) through the I/O pool,
+  as before claims were grouped. A diagnostic, not a product mode.
 - `bare`: a Starlette endpoint on the same route that reads the body and answers a small JSON,
   under the same uvicorn settings as `serve` (uvloop + httptools, no access log, same backlog).
 - `naive`: the same endpoint plus one put_object per request (no validation, no idempotency,
@@ -84,14 +84,14 @@ def _naive_app() -> Any:
     return Starlette(routes=[Route("/v1/pixels/{pixel_id}/events", events, methods=["POST"])])
 
 
-def _skip_lookup_for_new_requests() -> None:
-    """Patch the ledger so `lookup` costs no store operation (answers NEW, attempt 1)."""
-    from source_meta_capi.staging import idempotency
+def _claim_each_request() -> None:
+    """Remove the stores' group put, so the ledger falls back to one conditional put per claim."""
+    from source_meta_capi.staging.local_store import LocalFolderStore
+    from source_meta_capi.staging.s3_store import S3Store
 
-    def lookup(self: Any, pixel_id: str, idempotency_key: str) -> idempotency.LedgerLookup:
-        return idempotency.LedgerLookup(idempotency.LedgerOutcome.NEW, next_attempt=1)
-
-    idempotency.IdempotencyLedger.lookup = lookup  # type: ignore[method-assign]
+    for store in (LocalFolderStore, S3Store):
+        if hasattr(store, "put_many_if_absent"):
+            delattr(store, "put_many_if_absent")
 
 
 def _moto(port: int) -> None:
@@ -109,7 +109,7 @@ def _moto(port: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("kind", choices=("receiver", "receiver-claim-first", "bare", "naive", "moto"))
+    parser.add_argument("kind", choices=("receiver", "receiver-claim-each", "bare", "naive", "moto"))
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
     if args.kind == "moto":
@@ -118,8 +118,8 @@ def main() -> None:
     if args.kind.startswith("receiver"):
         from source_meta_capi.receiver import cli
 
-        if args.kind == "receiver-claim-first":
-            _skip_lookup_for_new_requests()
+        if args.kind == "receiver-claim-each":
+            _claim_each_request()
         raise SystemExit(cli.main(["serve", "--port", str(args.port)]))
     import uvicorn
 

@@ -162,7 +162,9 @@ class _CountingStore:
 
         self.inner = LocalFolderStore(root)
         self.claim_puts = 0
+        self.group_puts = 0
         self.claim_lists = 0
+        self.claim_gets = 0
 
     def __getattr__(self, name: str):
         return getattr(self.inner, name)
@@ -171,9 +173,18 @@ class _CountingStore:
         self.claim_puts += key.startswith("idempotency/")
         return self.inner.put_if_absent(key, data)
 
+    def put_many_if_absent(self, items):
+        self.claim_puts += sum(key.startswith("idempotency/") for key, _ in items)
+        self.group_puts += 1
+        return self.inner.put_many_if_absent(items)
+
     def list_keys(self, prefix: str, start_after=None):
         self.claim_lists += prefix.startswith("idempotency/")
         return self.inner.list_keys(prefix, start_after)
+
+    def get(self, key: str) -> bytes:
+        self.claim_gets += key.startswith("idempotency/")
+        return self.inner.get(key)
 
 
 def test_given_first_delivery_then_one_claim_put_and_no_lookup_and_a_retry_is_replayed(make_receiver, tmp_path) -> None:
@@ -181,7 +192,7 @@ def test_given_first_delivery_then_one_claim_put_and_no_lookup_and_a_retry_is_re
     receiver = make_receiver(store=store)
     first = receiver.send({"data": [event("claim-first")]}, msg_id="msg_claim_first")
     assert first.status_code == 200, first.text
-    assert (store.claim_puts, store.claim_lists) == (1, 0)
+    assert (store.claim_puts, store.group_puts, store.claim_lists, store.claim_gets) == (1, 1, 0, 0)
     retry = receiver.send({"data": [event("claim-first")]}, msg_id="msg_claim_first")
     assert retry.status_code == 200 and retry.headers["idempotent-replayed"] == "true"
     assert retry.json()["batch_id"] == first.json()["batch_id"]
@@ -204,3 +215,30 @@ def test_given_event_missing_attribution_fields_then_schema_drift_logged_and_cou
 
     metrics = requests.get(f"{receiver.url}/metrics", timeout=10).text
     assert f'meta_capi_receiver_schema_drift_total{{field="action_source",pixel_id="{PIXEL}"}} 1.0' in metrics
+
+
+def test_given_requests_when_staged_then_one_line_per_group_and_a_line_per_rejection_saying_why(
+    make_receiver, caplog
+) -> None:
+    import logging
+
+    receiver = make_receiver()
+    late = event("late-1", event_time=int(time.time()) - 9 * 86400)
+    with caplog.at_level(logging.INFO, logger="meta_capi_receiver"):
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(lambda n: receiver.send({"data": [event(f"ok-{n}")]}), range(8)))
+        mixed = receiver.send({"data": [event("ok-mixed"), late]})
+    assert [a.status_code for a in answers] == [200] * 8 and mixed.status_code == 200
+    contexts = [(r.getMessage(), r.__dict__["ctx"]) for r in caplog.records]
+    staged = [ctx for message, ctx in contexts if message == "batch staged"]
+    assert sorted(i for ctx in staged for i in ctx["request_ids"]) == sorted(
+        [a.headers["x-request-id"] for a in answers] + [mixed.headers["x-request-id"]]
+    )
+    assert len(staged) == len(receiver.objects(ObjectKind.EVENTS)) < 9
+    assert sum(ctx["rejected"] for ctx in staged) == 1
+    (rejected,) = [ctx for message, ctx in contexts if message == "events rejected"]
+    assert rejected["pixel_id"] == PIXEL and rejected["event_ids"] == ["late-1"]
+    assert rejected["request_id"] == mixed.headers["x-request-id"] and rejected["field"] == "event_time"
+    assert "late-1" in rejected["reason"] and "event_time" in rejected["reason"]
+    # No per-request line for the accepted requests (event_time also rings the schema-drift alarm).
+    assert {message for message, _ in contexts} == {"batch staged", "events rejected", "schema drift"}

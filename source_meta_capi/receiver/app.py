@@ -2,11 +2,14 @@
 
 `POST /v1/pixels/{pixel_id}/events` answers 2xx only after the batch is durably staged. Order of
 checks: pixel id → body size (413 before reading it all) → signature over the raw bytes (401)
-→ pixel allowlist (404, after authentication so pixels cannot be probed) → idempotency (replay
-or 409) → parse (400/415) → validate + normalize (422 when nothing is usable) → stage (503 +
-Retry-After on store failure) → forward (per META_CAPI_FORWARD_MODE) → answer.
+→ pixel allowlist (404, after authentication so pixels cannot be probed) → parse (400/415) →
+validate + normalize (422 when nothing is usable) → claim and stage, claim first (a retry loses
+the claim and gets the original answer replayed, or 409 while it is in flight; 503 + Retry-After
+on store failure) → forward (per META_CAPI_FORWARD_MODE) → answer.
 
 Every error answer is `{"error": {code, message, pixel_id, event_ids, field, request_id}}`.
+Logs: one "batch staged" line per group commit (group_commit.py), and one line per request that
+is refused, has rejected events, is replayed, is in progress or fails.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, Optional
 
+import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -24,9 +28,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from source_meta_capi.receiver.forwarding import ForwardBatch
-from source_meta_capi.receiver.group_commit import COMMITTED, GroupAbandonedError
+from source_meta_capi.receiver.group_commit import COMMITTED, REPLAYED, CommitOutcome, GroupAbandonedError
 from source_meta_capi.receiver.http_messages import (
     PayloadTooLargeError,
+    RequestHeaders,
     answer_for,
     error_response,
     read_limited,
@@ -46,18 +51,26 @@ from source_meta_capi.receiver.pipeline import (
 from source_meta_capi.receiver.runtime import ReceiverRuntime, build_runtime
 from source_meta_capi.receiver.settings import ReceiverSettings, load_settings
 from source_meta_capi.receiver.signatures import SignatureError, SignaturePolicy
-from source_meta_capi.staging.idempotency import LedgerLookup, LedgerOutcome
 from source_meta_capi.staging.keys import InvalidKeySegmentError, validate_pixel_id
 from source_meta_capi.staging.store import StoreError
 
 EVENTS_ROUTE = "/v1/pixels/{pixel_id}/events"
 # Bodies above this are validated on a worker thread so the event loop keeps serving others.
 _INLINE_PROCESSING_BYTES = 64 * 1024
-_MAX_CLAIM_ROUNDS = 4
 # Fields whose absence breaks attribution: counted as schema drift when an event lacks them (a
 # missing event_id is not among them: the receiver derives one).
 _ATTRIBUTION_FIELDS = frozenset({"event_name", "event_time", "action_source", "user_data"})
 _STORE_RETRY_AFTER_S = 5
+# Rejections named per "events rejected" line (the answer lists them all).
+_LOGGED_REJECTIONS = 50
+
+
+class _OrjsonResponse(JSONResponse):
+    """The same JSON as Starlette's JSONResponse (compact, UTF-8), serialized by orjson: the
+    stdlib encoder was a visible share of the per-request CPU."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
 
 
 class _Endpoint:
@@ -73,14 +86,17 @@ class _Endpoint:
     async def handle(self, request: Request) -> Response:
         """Answer one POST (a bound method, so Starlette treats it as a request handler)."""
         started = time.monotonic()
-        request_id = request_id_of(request)
-        response = await self._handle(request, request_id)
-        response.headers["X-Request-Id"] = request_id
-        self.rt.metrics.requests.labels("events", str(response.status_code)).inc()
-        self.rt.metrics.request_seconds.labels("events").observe(time.monotonic() - started)
+        headers = RequestHeaders.of(request)
+        request_id = request_id_of(headers)
+        response = await self._handle(request, headers, request_id)
+        # Appended raw: no answer sets it before, and MutableHeaders rescans every header.
+        response.raw_headers.append((b"x-request-id", request_id.encode("latin-1")))
+        metrics = self.rt.metrics
+        metrics.child(metrics.requests, "events", str(response.status_code)).inc()
+        metrics.child(metrics.request_seconds, "events").observe(time.monotonic() - started)
         return response
 
-    async def _handle(self, request: Request, request_id: str) -> Response:
+    async def _handle(self, request: Request, headers: RequestHeaders, request_id: str) -> Response:
         rt, settings = self.rt, self.rt.settings
         raw_pixel = request.path_params.get("pixel_id", "")
         try:
@@ -89,7 +105,7 @@ class _Endpoint:
             return error_response(
                 400, "invalid_pixel_id", "the pixel id in the path must be 1-20 digits", request_id, field="pixel_id"
             )
-        encoding = request.headers.get("content-encoding", "identity").strip().lower()
+        encoding = (headers.get("content-encoding") or "identity").strip().lower()
         if encoding not in ("", "identity"):
             return error_response(
                 415,
@@ -100,7 +116,7 @@ class _Endpoint:
                 field="content-encoding",
             )
         try:
-            raw = await read_limited(request, settings.max_body_bytes)
+            raw = await read_limited(request, settings.max_body_bytes, headers.get("content-length"))
         except PayloadTooLargeError:
             return error_response(
                 413,
@@ -115,10 +131,9 @@ class _Endpoint:
                 400, "invalid_content_length", str(error), request_id, pixel_id=pixel_id, field="content-length"
             )
         try:
-            headers = signature_headers(request)
-            signature = self.policy.verify(raw, headers, rt.wall_clock())
+            signature = self.policy.verify(raw, signature_headers(headers), rt.wall_clock())
         except SignatureError as error:
-            rt.metrics.signature_failures.labels(error.reason).inc()
+            rt.metrics.child(rt.metrics.signature_failures, error.reason).inc()
             log(
                 30,
                 "signature refused",
@@ -146,9 +161,11 @@ class _Endpoint:
                 field="pixel_id",
             )
         idempotency_key = signature.webhook_id or body_digest(raw)
-        context = RequestContext(pixel_id, request_id, batch_id_for(pixel_id, idempotency_key), signature.status)
+        context = RequestContext(
+            pixel_id, request_id, batch_id_for(pixel_id, idempotency_key), signature.status, signature.webhook_id
+        )
         try:
-            body = parse_body(raw, request.headers.get("content-type"))
+            body = parse_body(raw, headers.get("content-type"))
             if len(raw) > _INLINE_PROCESSING_BYTES:
                 intake = await self._io(self._process, body, context)
             else:
@@ -172,11 +189,7 @@ class _Endpoint:
                 field=error.field,
                 extra={"batch_id": context.batch_id},
             )
-        # Claim first, look up only when the claim is lost: a first delivery (the common case)
-        # then costs one conditional put instead of a listing plus a put; a retry loses the
-        # attempt-1 claim and is answered from the ledger (replay, in progress, or a new attempt
-        # after an abandoned one).
-        return await self._stage_and_answer(intake, idempotency_key, 1)
+        return await self._stage_and_answer(intake, idempotency_key)
 
     def _process(self, body: Any, context: RequestContext) -> Intake:
         settings = self.rt.settings
@@ -188,64 +201,44 @@ class _Endpoint:
             salt=settings.pseudonymize_salt,
         )
 
-    async def _stage_and_answer(self, intake: Intake, idempotency_key: str, attempt: int) -> Response:
+    async def _stage_and_answer(self, intake: Intake, idempotency_key: str) -> Response:
         rt, context = self.rt, intake.context
         status, body = answer_for(intake)
-        stored = {"status": status, "body": body}
-        # Attempts abandoned by crashed or timed-out writers are skipped one lookup at a time;
-        # more than a few in a row means the key is contended, and the caller retries later.
-        for _ in range(_MAX_CLAIM_ROUNDS):
-            try:
-                if intake.accepted:
-                    outcome = await rt.committer.submit(intake, idempotency_key, attempt, stored)
-                else:
-                    outcome = await rt.committer.commit_rejected(intake, idempotency_key, attempt, stored)
-            except GroupAbandonedError as error:
-                log(
-                    40,
-                    "staging failed",
-                    request_id=context.request_id,
-                    pixel_id=context.pixel_id,
-                    batch_id=context.batch_id,
-                    reason=type(error.__cause__ or error).__name__,
-                )
-                return self._unavailable(context, error.retry_after_s)
-            except StoreError:
-                rt.metrics.store_errors.labels("stage").inc()
-                return self._unavailable(context, rt.retry_after_s)
-            if outcome.status == COMMITTED:
-                break
-            # The claim was lost: a retry of an accepted request, one still in flight, or an
-            # earlier attempt that was abandoned.
-            try:
-                lookup = await self._io(rt.ledger.lookup, context.pixel_id, idempotency_key)
-            except StoreError:
-                rt.metrics.store_errors.labels("lookup").inc()
-                return self._unavailable(context, _STORE_RETRY_AFTER_S)
-            if lookup.outcome is not LedgerOutcome.NEW or lookup.next_attempt <= attempt:
-                return self._answer_repeat(lookup, context)
-            attempt = lookup.next_attempt
-        else:
-            return self._answer_repeat(LedgerLookup(LedgerOutcome.IN_PROGRESS, retry_after_s=rt.retry_after_s), context)
-        self._count(intake)
-        live = dict(body)
+        try:
+            # Claim first: a first delivery costs one claim (shared with its group's others); a
+            # retry loses the attempt-1 claim and is answered from the ledger.
+            outcome = await rt.committer.submit(intake, idempotency_key, {"status": status, "body": body})
+        except GroupAbandonedError as error:
+            log(
+                40,
+                "staging failed",
+                request_id=context.request_id,
+                pixel_id=context.pixel_id,
+                batch_id=context.batch_id,
+                event_ids=intake.accepted_event_ids,
+                reason=type(error.__cause__ or error).__name__,
+            )
+            return self._unavailable(context, error.retry_after_s)
+        except StoreError as error:
+            rt.metrics.child(rt.metrics.store_errors, "stage").inc()
+            log(
+                40,
+                "staging failed",
+                request_id=context.request_id,
+                pixel_id=context.pixel_id,
+                batch_id=context.batch_id,
+                event_ids=intake.accepted_event_ids,
+                reason=type(error).__name__,
+            )
+            return self._unavailable(context, rt.retry_after_s)
+        if outcome.status != COMMITTED:
+            return self._answer_repeat(outcome, context)
+        if intake.rejections:
+            self._log_rejections(intake)
         forwarding = await self._forward(intake)
         if forwarding is not None:
-            live["forwarding"] = forwarding
-        log(
-            20,
-            "batch staged",
-            request_id=context.request_id,
-            pixel_id=context.pixel_id,
-            batch_id=context.batch_id,
-            signature_status=context.signature_status,
-            event_ids=intake.accepted_event_ids,
-            accepted=len(intake.accepted),
-            rejected=len(intake.dead_letters),
-            object_key=outcome.object_key,
-            group_requests=outcome.group_requests,
-        )
-        return JSONResponse(live, status_code=status)
+            body = {**body, "forwarding": forwarding}
+        return _OrjsonResponse(body, status_code=status)
 
     async def _forward(self, intake: Intake) -> Optional[dict[str, Any]]:
         rt, context = self.rt, intake.context
@@ -280,17 +273,32 @@ class _Endpoint:
         queued = rt.background is not None and rt.background.submit(batch)
         return {"mode": mode, "status": "queued" if queued else "left_to_redrive"}
 
-    def _count(self, intake: Intake) -> None:
+    def _log_rejections(self, intake: Intake) -> None:
+        """A line per request with rejected events, saying why (the group's "batch staged" line
+        only counts them), plus the schema-drift alarm when a field attribution needs is gone."""
         metrics, context = self.rt.metrics, intake.context
         pixel = context.pixel_id
-        metrics.events_received.labels(pixel).inc(intake.events_received)
-        metrics.events_accepted.labels(pixel).inc(len(intake.accepted))
         drift = []
         for rejection in intake.rejections:
-            metrics.events_rejected.labels(pixel, rejection.field).inc()
+            metrics.child(metrics.events_rejected, pixel, rejection.field).inc()
             if rejection.field.split(".", 1)[0] in _ATTRIBUTION_FIELDS:
-                metrics.schema_drift.labels(pixel, rejection.field).inc()
+                metrics.child(metrics.schema_drift, pixel, rejection.field).inc()
                 drift.append(rejection)
+        named = intake.rejections[:_LOGGED_REJECTIONS]
+        log(
+            30,
+            "events rejected",
+            request_id=context.request_id,
+            pixel_id=pixel,
+            batch_id=context.batch_id,
+            signature_status=context.signature_status,
+            event_ids=sorted({r.event_id for r in intake.rejections if r.event_id is not None}),
+            field=",".join(sorted({r.field for r in intake.rejections})),
+            reason="; ".join(f"event {r.index} ({r.event_id or 'no event_id'}) {r.field}: {r.reason}" for r in named),
+            events=intake.events_received,
+            accepted=len(intake.accepted),
+            rejected=len(intake.rejections),
+        )
         if drift:
             # The schema-drift alarm (DESIGN.md, failure semantics): a sender stopped sending a
             # field Meta needs for attribution. Named per pixel, event and field, never values.
@@ -305,10 +313,10 @@ class _Endpoint:
                 events=len(drift),
             )
 
-    def _answer_repeat(self, lookup: LedgerLookup, context: RequestContext) -> Response:
-        if lookup.outcome is LedgerOutcome.REPLAY and lookup.response is not None:
+    def _answer_repeat(self, outcome: CommitOutcome, context: RequestContext) -> Response:
+        if outcome.status == REPLAYED and outcome.response is not None:
             self.rt.metrics.replays.inc()
-            stored = lookup.response
+            stored = outcome.response
             response = JSONResponse(stored.get("body"), status_code=int(stored.get("status", 200)))
             response.headers["Idempotent-Replayed"] = "true"
             log(
@@ -320,6 +328,14 @@ class _Endpoint:
                 replayed=True,
             )
             return response
+        log(
+            30,
+            "request in progress",
+            request_id=context.request_id,
+            pixel_id=context.pixel_id,
+            batch_id=context.batch_id,
+            reason="an attempt with the same idempotency key is in flight",
+        )
         return error_response(
             409,
             "request_in_progress",
@@ -327,7 +343,7 @@ class _Endpoint:
             context.request_id,
             pixel_id=context.pixel_id,
             field="webhook-id",
-            headers={"Retry-After": str(max(1, lookup.retry_after_s))},
+            headers={"Retry-After": str(max(1, outcome.retry_after_s))},
             extra={"batch_id": context.batch_id},
         )
 
@@ -369,20 +385,20 @@ def create_app(
     endpoint = _Endpoint(rt)
 
     async def healthz(request: Request) -> Response:
-        rt.metrics.requests.labels("healthz", "200").inc()
+        rt.metrics.child(rt.metrics.requests, "healthz", "200").inc()
         return JSONResponse({"status": "ok"})
 
     async def readyz(request: Request) -> Response:
         try:
             await asyncio.get_running_loop().run_in_executor(rt.executor, rt.store.check)
         except StoreError as error:
-            rt.metrics.requests.labels("readyz", "503").inc()
+            rt.metrics.child(rt.metrics.requests, "readyz", "503").inc()
             return JSONResponse(
                 {"status": "unavailable", "store": rt.store.url, "reason": type(error).__name__},
                 status_code=503,
                 headers={"Retry-After": str(_STORE_RETRY_AFTER_S)},
             )
-        rt.metrics.requests.labels("readyz", "200").inc()
+        rt.metrics.child(rt.metrics.requests, "readyz", "200").inc()
         return JSONResponse({"status": "ready", "store": rt.store.url, "forward_mode": rt.settings.forward_mode})
 
     async def metrics(request: Request) -> Response:

@@ -18,6 +18,9 @@ CONTEXT_FIELD = "ctx"
 ALLOWED_FIELDS = frozenset(
     {
         "request_id",
+        "request_ids",
+        "batch_ids",
+        "webhook_ids",
         "run_id",
         "pixel_id",
         "batch_id",
@@ -57,16 +60,19 @@ def logger() -> logging.Logger:
     return logging.getLogger(LOGGER_NAME)
 
 
-def log(level: int, message: str, **context: Any) -> None:
-    """Log `message` with whitelisted context fields; event id lists are capped."""
+def log(level: int, message: str, *, max_ids: int = _MAX_IDS, **context: Any) -> None:
+    """Log `message` with whitelisted context fields; id lists are capped at `max_ids`."""
+    target = logging.getLogger(LOGGER_NAME)
+    if not target.isEnabledFor(level):
+        return
     clean: dict[str, Any] = {}
     for key, value in context.items():
         if key not in ALLOWED_FIELDS or value is None:
             continue
         if isinstance(value, (list, tuple)):
-            value = list(value)[:_MAX_IDS]
+            value = list(value[:max_ids])
         clean[key] = value
-    logger().log(level, message, extra={CONTEXT_FIELD: clean})
+    target.log(level, message, extra={CONTEXT_FIELD: clean})
 
 
 class JsonFormatter(logging.Formatter):

@@ -45,6 +45,7 @@ class RequestContext:
     request_id: str
     batch_id: str
     signature_status: str
+    webhook_id: Optional[str] = None
 
 
 @dataclass(frozen=True)
