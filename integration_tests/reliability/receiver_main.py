@@ -7,9 +7,13 @@ printed as the first stdout line (`PORT <n>`), plus test-only faults from RELIAB
 - RELIABILITY_CLOCK_SKEW_S: this "host"'s clock is off by that many seconds (arrival stamps,
   claims, signature and event-time checks all use it);
 - RELIABILITY_COMMIT_DELAY_S: each events-object put waits up to that long (uniformly) first;
-- RELIABILITY_CRASH: `point=probability,…` or `point@n` (the n-th time only) with points
-  `after_claim`, `before_events`, `after_events`: the process SIGKILLs itself there, after
-  appending the point to RELIABILITY_CRASH_LOG;
+- RELIABILITY_CRASH: `point=probability,…` or `point@n` (the n-th time only): the process
+  SIGKILLs itself there, after appending the point to RELIABILITY_CRASH_LOG. Points:
+  `before_claims` (a group commit's claims are about to be put, as one group put),
+  `after_claims` (the group put returned: the claims are durable, the events object is not
+  written, so the retries meet abandoned attempts), `before_events` / `after_events` (around the
+  events object's put: after it, the events are durable and nobody was answered), `after_claim`
+  (a single claim put: a request whose events were all rejected claims alone);
 - RELIABILITY_SKEW_MARGIN_S: the ledger's in-flight margin (30 s in production) shortened so
   retries of crashed requests do not wait half a minute in tests.
 """
@@ -24,7 +28,7 @@ import sys
 import threading
 import time
 from datetime import datetime, timedelta, timezone
-from typing import Iterator, Optional
+from typing import Iterator, Optional, Sequence
 
 import uvicorn
 
@@ -33,13 +37,17 @@ from source_meta_capi.receiver import runtime as runtime_module
 from source_meta_capi.receiver.app import create_app
 from source_meta_capi.receiver.settings import load_settings
 from source_meta_capi.staging.local_store import LocalFolderStore
-from source_meta_capi.staging.store import ObjectStore, open_store
+from source_meta_capi.staging.store import GroupPutStore, StoreError, open_store
 
 
 class FaultyStore:
-    """Delegates to a real store, adding commit delays and self-SIGKILLs at chosen points."""
+    """Delegates to a real store, adding commit delays and self-SIGKILLs at chosen points.
 
-    def __init__(self, inner: ObjectStore, delay_s: float, crash: str, crash_log: Optional[str]) -> None:
+    It has the store's group put, so the receiver claims as in production (one group put per
+    group commit); the one-put-per-claim fallback of stores without it is left to the unit tests.
+    """
+
+    def __init__(self, inner: GroupPutStore, delay_s: float, crash: str, crash_log: Optional[str]) -> None:
         self._inner = inner
         self._delay_s = delay_s
         self._probability: dict[str, float] = {}
@@ -82,6 +90,13 @@ class FaultyStore:
             self._maybe_crash("after_claim")
         return written
 
+    def put_many_if_absent(self, items: Sequence[tuple[str, bytes]]) -> list[bool | StoreError]:
+        # Only a group commit's claims are put as a group; like claim puts, they are not delayed.
+        self._maybe_crash("before_claims")
+        results = self._inner.put_many_if_absent(items)
+        self._maybe_crash("after_claims")
+        return results
+
     def get(self, key: str) -> bytes:
         return self._inner.get(key)
 
@@ -106,6 +121,8 @@ def main() -> None:
     store = open_store(settings.staging_url, settings.s3)
     if isinstance(store, LocalFolderStore):
         store.ensure_exists()
+    if not isinstance(store, GroupPutStore):
+        raise SystemExit(f"{type(store).__name__} has no group put: the suite would test the fallback claim path")
     faulty = FaultyStore(
         store,
         float(env.get("RELIABILITY_COMMIT_DELAY_S", "0") or 0),
@@ -118,6 +135,9 @@ def main() -> None:
         wall_clock=lambda: time.time() + skew,
         utc_clock=lambda: datetime.now(timezone.utc) + timedelta(seconds=skew),
     )
+    # The scenarios' claims must take the production path (group puts), not the fallback.
+    if not runtime.ledger.claims_in_groups:
+        raise SystemExit("the receiver's ledger does not claim in groups through FaultyStore")
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))

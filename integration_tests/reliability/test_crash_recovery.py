@@ -1,7 +1,8 @@
-"""Scenario 1: the receiver is SIGKILLed at random points under load (between claim and commit,
-between commit and answer, and from outside at random times); clients retry; afterwards every
-event sent is staged exactly once or was refused with a reason, and the source emits each
-staged event exactly once across syncs."""
+"""Scenario 1: the receiver is SIGKILLed at random points under load (before a group's claims,
+between claims and commit, between commit and answer, and from outside at random times); clients
+retry; afterwards every event sent is staged exactly once or was refused with a reason, and the
+source emits each staged event exactly once across syncs. Claims take the production path: one
+group put per group commit (receiver_main.FaultyStore)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,10 @@ from integration_tests.reliability.traffic import (
 )
 from source_meta_capi.staging.local_store import LocalFolderStore
 
-CRASH_POINTS = ("after_events", "after_claim", "before_events")
+CRASH_POINTS = ("after_events", "after_claims", "before_events", "before_claims")
+# A production setting (default 0): at this scenario's load a group would mostly hold one request,
+# and the crash points around the claims' group put must hit groups of several.
+GROUP_COMMIT_LINGER_MS = "50"
 
 
 @dataclass(frozen=True)
@@ -85,9 +89,9 @@ class Supervisor:
 @pytest.mark.parametrize(
     "scale",
     variants(
-        fast=Scale(requests=60, events_per_request=5, external_kills=2, self_kills=3, concurrency=6, budget_s=90),
+        fast=Scale(requests=60, events_per_request=5, external_kills=2, self_kills=4, concurrency=6, budget_s=90),
         full=Scale(
-            requests=1200, events_per_request=10, external_kills=20, self_kills=30, concurrency=12, budget_s=600
+            requests=1200, events_per_request=10, external_kills=20, self_kills=40, concurrency=12, budget_s=600
         ),
     ),
 )
@@ -97,7 +101,10 @@ def test_given_receiver_sigkilled_under_load_when_clients_retry_then_nothing_los
     bucket = tmp_path / "bucket"
     crash_log = tmp_path / "crashes.log"
     receiver = ReceiverProcess(
-        receiver_env(str(bucket), RELIABILITY_CRASH_LOG=str(crash_log)), tmp_path / "receiver.log"
+        receiver_env(
+            str(bucket), RELIABILITY_CRASH_LOG=str(crash_log), META_CAPI_GROUP_COMMIT_LINGER_MS=GROUP_COMMIT_LINGER_MS
+        ),
+        tmp_path / "receiver.log",
     )
     supervisor = Supervisor(receiver, crash_log, scale.external_kills, scale.self_kills, seed=scale.requests)
     receiver.start()
@@ -131,6 +138,13 @@ def test_given_receiver_sigkilled_under_load_when_clients_retry_then_nothing_los
 
     crashes = crash_log.read_text().split() if crash_log.exists() else []
     assert set(crashes) == set(CRASH_POINTS), f"every crash point must be hit, got {crashes}"
+    # A group put writes one pack file (it starts with a NUL byte) and links it under every claim
+    # of its group (local_store.py), so a claim's link count is its group's size (+1 if a SIGKILL
+    # left the pack's temp name behind).
+    claims = list((bucket / "idempotency").rglob("*.json"))
+    assert all(path.read_bytes()[:1] == b"\0" for path in claims), "a claim was not made by a group put"
+    links = [path.stat().st_nlink for path in claims]
+    assert max(links) > 1, "no group put carried more than one claim"
     figures(
         "1_crash_between_stage_and_answer",
         {
@@ -138,11 +152,16 @@ def test_given_receiver_sigkilled_under_load_when_clients_retry_then_nothing_los
             "events_sent": len(expected) + len(invalid),
             **answers,
             "sigkills_external": receiver.kills,
-            "sigkills_after_claim": crashes.count("after_claim"),
+            "sigkills_before_claims_put": crashes.count("before_claims"),
+            "sigkills_after_claims_put": crashes.count("after_claims"),
             "sigkills_before_events_put": crashes.count("before_events"),
             "sigkills_after_events_put_before_answer": crashes.count("after_events"),
             "receiver_starts": receiver.starts,
             "attempts_by_outcome": dict(sorted(ledger.attempts.items())),
+            "claims": len(links),
+            "claims_put_with_others": sum(1 for n in links if n > 1),
+            "largest_claims_group_put": max(links),
+            "claims_of_a_later_attempt": sum(1 for path in claims if path.name != "000001.json"),
             "events_staged": sum(staged.values()),
             "events_staged_twice": sum(1 for n in staged.values() if n > 1),
             "source_syncs": syncs,
