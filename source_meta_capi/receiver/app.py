@@ -209,27 +209,11 @@ class _Endpoint:
             # retry loses the attempt-1 claim and is answered from the ledger.
             outcome = await rt.committer.submit(intake, idempotency_key, {"status": status, "body": body})
         except GroupAbandonedError as error:
-            log(
-                40,
-                "staging failed",
-                request_id=context.request_id,
-                pixel_id=context.pixel_id,
-                batch_id=context.batch_id,
-                event_ids=intake.accepted_event_ids,
-                reason=type(error.__cause__ or error).__name__,
-            )
+            _log_staging_failed(intake, type(error.__cause__ or error).__name__)
             return self._unavailable(context, error.retry_after_s)
         except StoreError as error:
             rt.metrics.child(rt.metrics.store_errors, "stage").inc()
-            log(
-                40,
-                "staging failed",
-                request_id=context.request_id,
-                pixel_id=context.pixel_id,
-                batch_id=context.batch_id,
-                event_ids=intake.accepted_event_ids,
-                reason=type(error).__name__,
-            )
+            _log_staging_failed(intake, type(error).__name__)
             return self._unavailable(context, rt.retry_after_s)
         if outcome.status != COMMITTED:
             return self._answer_repeat(outcome, context)
@@ -438,3 +422,16 @@ def create_app(
     )
     app.state.runtime = rt
     return app
+
+
+def _log_staging_failed(intake: Intake, reason: str) -> None:
+    context = intake.context
+    log(
+        40,
+        "staging failed",
+        request_id=context.request_id,
+        pixel_id=context.pixel_id,
+        batch_id=context.batch_id,
+        event_ids=intake.accepted_event_ids,
+        reason=reason,
+    )
