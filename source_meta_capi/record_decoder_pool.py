@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import multiprocessing.connection
+import os
 import threading
 import zlib
 from concurrent.futures import ProcessPoolExecutor
@@ -102,6 +104,20 @@ def _start_worker(schemas: dict[str, Mapping[str, Any]], memory_entries: int) ->
     global _memory_entries
     _schemas.update(schemas)
     _memory_entries = memory_entries
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with, args=(parent.sentinel,), name="parent-watch", daemon=True).start()
+
+
+def _exit_with(parent_sentinel: int) -> None:
+    """End this worker when the sync's process ends, however it ends.
+
+    A worker holds both ends of its task queue's pipe, so it would never see end-of-file: a sync
+    killed with SIGKILL (a PyAirbyte user's Ctrl-C, a timeout) would leave it waiting forever.
+    """
+    multiprocessing.connection.wait([parent_sentinel])
+    _stop_worker()
+    os._exit(0)
 
 
 def _decode(scope: ObjectScope, data: bytes) -> EncodedObject:

@@ -6,6 +6,7 @@ import gzip
 import json
 import os
 import signal
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -128,3 +129,42 @@ def test_a_spliced_or_re_encoded_line_holds_exactly_the_record_check_object_buil
     record["_staged_object"] = scope.key
     (line,) = _record_lines(scope, CheckedObject(records=[record], lines=[staged]))
     assert orjson.loads(line) == orjson.loads(record_json(record))
+
+
+def test_workers_end_when_the_sync_process_is_killed(tmp_path) -> None:
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "sync.py"
+    script.write_text(
+        "import os, sys\n"
+        "from source_meta_capi.push_streams import load_schema\n"
+        "from source_meta_capi.record_decoder_pool import RecordDecoderPool\n"
+        "from unit_tests.test_record_decoder_pool import _object, _scope\n"
+        "if __name__ == '__main__':\n"
+        "    pool = RecordDecoderPool(1, {'delivered_events': load_schema('delivered_events')})\n"
+        "    pool.decode(_scope('111', 1), _object('111', ['a']))\n"
+        "    print(*pool._executors[0]._processes, flush=True)\n"
+        "    os.kill(os.getpid(), 9)\n"
+    )
+    root = str(Path(__file__).resolve().parent.parent)
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": root},
+        check=False,
+    )
+    (worker,) = [int(pid) for pid in done.stdout.split()]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.kill(worker, signal.SIGKILL)
+    raise AssertionError("the decoder worker outlived the killed sync process")
