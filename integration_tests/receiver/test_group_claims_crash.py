@@ -5,16 +5,11 @@ webhook-id; afterwards every event is staged exactly once and every 2xx had its 
 
 from __future__ import annotations
 
-import select
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
-import requests
-
-from integration_tests.reliability.processes import REPO, ReceiverProcess, receiver_env
+from integration_tests.reliability.processes import ReceiverProcess, receiver_env
 from integration_tests.reliability.sender import send_all
 from integration_tests.reliability.traffic import (
     OTHER_PIXEL,
@@ -35,38 +30,16 @@ class GroupCrashReceiver(ReceiverProcess):
     """`group_crash_main` instead of the reliability suite's launcher; arms the next crash point
     of the plan at each start."""
 
+    launcher = "integration_tests.receiver.group_crash_main"
+
     def __init__(self, env: dict[str, str], log_path: Path, crash_log: Path) -> None:
         super().__init__(env, log_path)
         self.crash_log = crash_log
         self.plan = list(CRASH_PLAN)
 
-    def start(self, timeout_s: float = 20.0) -> GroupCrashReceiver:
-        self.env["GROUP_CRASH"] = f"{self.plan.pop(0)}@2" if self.plan else ""
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "integration_tests.receiver.group_crash_main"],
-                env={**self.env, "GROUP_CRASH_LOG": str(self.crash_log)},
-                cwd=REPO,
-                stdout=subprocess.PIPE,
-                stderr=log,
-            )
-        assert self.process.stdout is not None
-        ready, _, _ = select.select([self.process.stdout], [], [], timeout_s)
-        line = self.process.stdout.readline().decode() if ready else ""
-        assert line.startswith("PORT "), f"receiver did not start (see {self.log_path})"
-        url = f"http://127.0.0.1:{int(line.split()[1])}"
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            assert time.monotonic() < deadline and self.process.poll() is None, f"see {self.log_path}"
-            time.sleep(0.02)
-        self.url = url
-        self.starts += 1
-        return self
+    def start_env(self) -> dict[str, str]:
+        crash = f"{self.plan.pop(0)}@2" if self.plan else ""
+        return {**self.env, "GROUP_CRASH": crash, "GROUP_CRASH_LOG": str(self.crash_log)}
 
 
 def test_given_receiver_killed_around_group_claims_when_clients_retry_then_each_event_staged_once(

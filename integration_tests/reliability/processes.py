@@ -41,6 +41,9 @@ def receiver_env(staging_url: str, **overrides: str) -> dict[str, str]:
 class ReceiverProcess:
     """One `receiver_main` process; `url` changes when it is restarted."""
 
+    # The module run with `python -m`; subclasses launch their own variant of the receiver.
+    launcher = "integration_tests.reliability.receiver_main"
+
     def __init__(self, env: Mapping[str, str], log_path: Path) -> None:
         self.env = dict(env)
         self.log_path = log_path
@@ -50,11 +53,15 @@ class ReceiverProcess:
         self.kills = 0
         audit.register_log(log_path)
 
+    def start_env(self) -> dict[str, str]:
+        """The environment of the next start (a subclass may vary it per start)."""
+        return self.env
+
     def start(self, timeout_s: float = 20.0) -> ReceiverProcess:
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "integration_tests.reliability.receiver_main"],
-                env=self.env,
+                [sys.executable, "-m", self.launcher],
+                env=self.start_env(),
                 cwd=REPO,
                 stdout=subprocess.PIPE,
                 stderr=log,
