@@ -36,7 +36,8 @@ from airbyte_cdk.sources.types import Config, Record, StreamSlice
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from airbyte_protocol_dataclasses.models import FailureType
 
-from source_meta_capi.capi.appsecret_proof import appsecret_proof, appsecret_proof_timed
+from source_meta_capi.capi.appsecret_proof import PROOF_PARAMS, proof_params
+from source_meta_capi.capi.graph_api import DEFAULT_GRAPH_BASE_URL
 from source_meta_capi.capi.graph_errors import (
     ErrorClass,
     GraphError,
@@ -63,8 +64,6 @@ __all__ = [
 
 LOGGER = logging.getLogger("airbyte")
 
-DEFAULT_GRAPH_BASE_URL = "https://graph.facebook.com"
-
 # The CDK stops retrying a request after a fixed 600 s (HttpClient / DefaultErrorHandler
 # max_time). Backoff never asks for more than that, and a lockout longer than that fails up
 # front instead of sleeping into a retry the CDK will not make.
@@ -73,8 +72,6 @@ RETRY_BUDGET_SECONDS = 600
 # Backoff as rate_limits defines it, but allowed to wait a whole Meta lockout that fits in the
 # retry budget: the default 300 s cap would retry a 9-minute lockout while it still holds.
 READ_BACKOFF_POLICY = BackoffPolicy(max_delay_seconds=RETRY_BUDGET_SECONDS)
-
-_PROOF_PARAMS = frozenset({"appsecret_proof", "appsecret_time"})
 
 
 def _unix_time() -> int:
@@ -178,10 +175,7 @@ class GraphApiAuthenticator(DeclarativeAuthenticator):
         app credentials."""
         if not self._app_secret or not self._access_token:
             return {}
-        if not self._timed:
-            return {"appsecret_proof": appsecret_proof(self._app_secret, self._access_token)}
-        proof, unix_time = appsecret_proof_timed(self._app_secret, self._access_token, _unix_time())
-        return {"appsecret_proof": proof, "appsecret_time": str(unix_time)}
+        return proof_params(self._app_secret, self._access_token, _unix_time() if self._timed else None)
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         """Set the bearer header and replace any proof in the URL with one computed now."""
@@ -190,9 +184,7 @@ class GraphApiAuthenticator(DeclarativeAuthenticator):
         if proof and request.url:
             parts = urlsplit(request.url)
             query = [
-                (key, value)
-                for key, value in parse_qsl(parts.query, keep_blank_values=True)
-                if key not in _PROOF_PARAMS
+                (key, value) for key, value in parse_qsl(parts.query, keep_blank_values=True) if key not in PROOF_PARAMS
             ]
             query.extend(proof.items())
             request.url = urlunsplit(parts._replace(query=urlencode(query)))

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Mapping, Optional
 
+from source_meta_capi.capi.graph_api import AD_ACCOUNT_ID_PATTERN, PIXEL_ID_RULE, is_pixel_id
 from source_meta_capi.staging.store import S3Options, s3_options_from_mapping
 
 DEFAULT_SETTLE_SECONDS = 120
@@ -14,13 +14,10 @@ DEFAULT_SETTLE_SECONDS = 120
 # (docs/benchmarks.md). 0 keeps every check on the connector's own threads (single-CPU hosts).
 DEFAULT_DECODE_PROCESSES = 1
 MAX_DECODE_PROCESSES = 8
-DEFAULT_GRAPH_BASE_URL = "https://graph.facebook.com"
-DEFAULT_API_VERSION = "v26.0"
 DEFAULT_STATS_AGGREGATIONS = ("event", "event_source", "event_processing_results", "match_keys")
 DEFAULT_STATS_LOOKBACK_HOURS = 6
 
 _JSON_TYPES = {"string", "number", "integer", "boolean", "array", "object"}
-_PIXEL_ID = re.compile(r"[0-9]{1,20}")
 
 
 class ConfigError(ValueError):
@@ -113,12 +110,12 @@ def _parse_pixel(index: int, item: Any) -> PixelConfig:
     pixel_id = item.get("pixel_id")
     if isinstance(pixel_id, int) and not isinstance(pixel_id, bool):
         pixel_id = str(pixel_id)
-    if not isinstance(pixel_id, str) or not _PIXEL_ID.fullmatch(pixel_id.strip()):
-        raise ConfigError(f"{where}.pixel_id must be the numeric pixel id (1-20 digits), got {pixel_id!r}.")
+    if not isinstance(pixel_id, str) or not is_pixel_id(pixel_id.strip()):
+        raise ConfigError(f"{where}.pixel_id must be the numeric pixel id ({PIXEL_ID_RULE}), got {pixel_id!r}.")
     ad_account = item.get("ad_account_id")
     if ad_account not in (None, ""):
         ad_account = str(ad_account).strip()
-        if not re.fullmatch(r"(act_)?[0-9]{1,20}", ad_account):
+        if not AD_ACCOUNT_ID_PATTERN.fullmatch(ad_account):
             raise ConfigError(f"{where}.ad_account_id must look like act_1234567890, got {ad_account!r}.")
         if not ad_account.startswith("act_"):
             ad_account = f"act_{ad_account}"

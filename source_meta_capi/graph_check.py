@@ -7,7 +7,8 @@ from typing import Any, Mapping, Optional
 
 import requests
 
-from source_meta_capi.capi.appsecret_proof import appsecret_proof, appsecret_proof_timed
+from source_meta_capi.capi.appsecret_proof import proof_params
+from source_meta_capi.capi.graph_api import DEFAULT_API_VERSION, DEFAULT_GRAPH_BASE_URL
 from source_meta_capi.capi.graph_errors import (
     ErrorClass,
     classify,
@@ -16,7 +17,7 @@ from source_meta_capi.capi.graph_errors import (
     redact_secrets,
     transport_error,
 )
-from source_meta_capi.config import DEFAULT_API_VERSION, DEFAULT_GRAPH_BASE_URL, SourceConfig
+from source_meta_capi.config import SourceConfig
 
 # Meta suggests ~1.5 s for CAPI; reads of a pixel node are slower on a cold cache.
 _TIMEOUT_S = 10.0
@@ -65,8 +66,5 @@ def check_graph_access(
 def _proof_params(credentials: Mapping[str, Any], token: str) -> dict[str, str]:
     if credentials.get("auth_type") != "app_credentials" or not credentials.get("app_secret"):
         return {}
-    secret = str(credentials["app_secret"])
-    if credentials.get("use_appsecret_time", True):
-        proof, unix_time = appsecret_proof_timed(secret, token, int(time.time()))
-        return {"appsecret_proof": proof, "appsecret_time": str(unix_time)}
-    return {"appsecret_proof": appsecret_proof(secret, token)}
+    timed = credentials.get("use_appsecret_time", True)
+    return proof_params(str(credentials["app_secret"]), token, int(time.time()) if timed else None)

@@ -13,10 +13,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-__all__ = ["APPSECRET_TIME_MAX_AGE_SECONDS", "appsecret_proof", "appsecret_proof_timed"]
+__all__ = ["APPSECRET_TIME_MAX_AGE_SECONDS", "PROOF_PARAMS", "appsecret_proof", "appsecret_proof_timed", "proof_params"]
 
 APPSECRET_TIME_MAX_AGE_SECONDS = 300
 """How long Meta accepts a time-stamped proof (§7.4)."""
+
+PROOF_PARAMS = frozenset({"appsecret_proof", "appsecret_time"})
+"""The query parameters a proof travels in."""
 
 
 def appsecret_proof(app_secret: str, access_token: str) -> str:
@@ -37,6 +40,14 @@ def appsecret_proof_timed(app_secret: str, access_token: str, unix_time: int) ->
     if isinstance(unix_time, bool) or not isinstance(unix_time, int) or unix_time < 0:
         raise ValueError(f"unix_time must be a non-negative integer, got {unix_time!r}")
     return _hmac_hex(app_secret, f"{access_token}|{unix_time}"), unix_time
+
+
+def proof_params(app_secret: str, access_token: str, unix_time: int | None) -> dict[str, str]:
+    """Query parameters carrying ``appsecret_proof``: time-stamped if ``unix_time`` is given."""
+    if unix_time is None:
+        return {"appsecret_proof": appsecret_proof(app_secret, access_token)}
+    proof, at = appsecret_proof_timed(app_secret, access_token, unix_time)
+    return {"appsecret_proof": proof, "appsecret_time": str(at)}
 
 
 def _hmac_hex(key: str, message: str) -> str:

@@ -32,6 +32,7 @@ from typing import Any
 
 import requests
 
+from source_meta_capi.capi.appsecret_proof import proof_params
 from source_meta_capi.capi.delivery_report import (
     AttemptRecord,
     DeliveryReport,
@@ -41,7 +42,13 @@ from source_meta_capi.capi.delivery_report import (
 from source_meta_capi.capi.events_transport import (
     EventsAnswer,
     post_events,
-    proof_params,
+)
+from source_meta_capi.capi.graph_api import (
+    API_VERSION_PATTERN,
+    DEFAULT_API_VERSION,
+    DEFAULT_GRAPH_BASE_URL,
+    PIXEL_ID_PATTERN,
+    PIXEL_ID_RULE,
 )
 from source_meta_capi.capi.graph_errors import (
     ErrorClass,
@@ -65,16 +72,12 @@ __all__ = [
     "CapiEventsClient",
 ]
 
-DEFAULT_GRAPH_BASE_URL = "https://graph.facebook.com"
-DEFAULT_API_VERSION = "v26.0"  # §1.4: the newest Graph version, pinned by SDK 26.0.3.
 # §1.1: "[partner_name]_[major]_[minor]"; the Dataset Quality API filters on partner_name.
 DEFAULT_PARTNER_AGENT = "sourcemetacapi_0_1"
 MAX_EVENTS_PER_REQUEST = 1000  # §1.2
 DEFAULT_TIMEOUT_SECONDS = 1.5  # §1.2: Meta suggests a 1500 ms client timeout.
 DEFAULT_MAX_ATTEMPTS = 5
 
-_PIXEL_ID = re.compile(r"[0-9]{1,30}")
-_API_VERSION = re.compile(r"v[0-9]{1,3}\.[0-9]{1,2}")
 _BLAMED_INDEX = re.compile(r"^data\[(\d+)\]")
 
 
@@ -111,7 +114,7 @@ class CapiEventsClient:
         unix_time: Callable[[], float] = time.time,
         rng: random.Random | None = None,
     ) -> None:
-        if not _API_VERSION.fullmatch(api_version):
+        if not API_VERSION_PATTERN.fullmatch(api_version):
             raise ValueError(f"api_version must look like 'v26.0', got {api_version!r}")
         if not 1 <= max_batch_size <= MAX_EVENTS_PER_REQUEST:
             raise ValueError(f"max_batch_size must be 1..1000, got {max_batch_size}")
@@ -151,8 +154,8 @@ class CapiEventsClient:
         Raises :class:`ValueError` (before any request) for a malformed pixel id, an empty
         token or an event without ``event_id``.
         """
-        if not _PIXEL_ID.fullmatch(pixel_id):
-            raise ValueError(f"pixel_id must be digits only, got {pixel_id!r}")
+        if not PIXEL_ID_PATTERN.fullmatch(pixel_id):
+            raise ValueError(f"pixel_id must be {PIXEL_ID_RULE}, got {pixel_id!r}")
         if not access_token:
             raise ValueError("access_token must be a non-empty string")
         event_ids = tuple(_event_id(index, event) for index, event in enumerate(events))

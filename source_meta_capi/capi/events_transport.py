@@ -14,7 +14,7 @@ from typing import Any
 
 import requests
 
-from source_meta_capi.capi.appsecret_proof import appsecret_proof, appsecret_proof_timed
+from source_meta_capi.capi.appsecret_proof import proof_params
 from source_meta_capi.capi.graph_errors import (
     GraphError,
     parse_graph_error,
@@ -44,14 +44,6 @@ class EventsAnswer:
     messages: tuple[str, ...]
     fbtrace_id: str | None
     usage: UsageSnapshot
-
-
-def proof_params(app_secret: str, access_token: str, unix_time: int | None) -> dict[str, str]:
-    """Query parameters carrying ``appsecret_proof``: time-stamped if ``unix_time`` is given."""
-    if unix_time is None:
-        return {"appsecret_proof": appsecret_proof(app_secret, access_token)}
-    proof, at = appsecret_proof_timed(app_secret, access_token, unix_time)
-    return {"appsecret_proof": proof, "appsecret_time": str(at)}
 
 
 def post_events(

@@ -27,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from source_meta_capi.capi.graph_api import PIXEL_ID_RULE
 from source_meta_capi.receiver.forwarding import ForwardBatch
 from source_meta_capi.receiver.group_commit import COMMITTED, REPLAYED, CommitOutcome, GroupAbandonedError
 from source_meta_capi.receiver.http_messages import (
@@ -103,7 +104,11 @@ class _Endpoint:
             pixel_id = validate_pixel_id(raw_pixel)
         except InvalidKeySegmentError:
             return error_response(
-                400, "invalid_pixel_id", "the pixel id in the path must be 1-20 digits", request_id, field="pixel_id"
+                400,
+                "invalid_pixel_id",
+                f"the pixel id in the path must be {PIXEL_ID_RULE}",
+                request_id,
+                field="pixel_id",
             )
         encoding = (headers.get("content-encoding") or "identity").strip().lower()
         if encoding not in ("", "identity"):

@@ -14,7 +14,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Optional
 
-from source_meta_capi.capi.events_client import DEFAULT_API_VERSION, DEFAULT_GRAPH_BASE_URL, DEFAULT_PARTNER_AGENT
+from source_meta_capi.capi.events_client import DEFAULT_PARTNER_AGENT
+from source_meta_capi.capi.graph_api import (
+    API_VERSION_PATTERN,
+    DEFAULT_API_VERSION,
+    DEFAULT_GRAPH_BASE_URL,
+    PIXEL_ID_RULE,
+    is_pixel_id,
+)
 from source_meta_capi.receiver.secret_refs import SecretReferenceError, SecretResolver
 from source_meta_capi.receiver.signatures import DEFAULT_TOLERANCE_S, SecretConfigError, parse_webhook_secret
 from source_meta_capi.staging.store import S3Options
@@ -113,7 +120,6 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "META_CAPI_PORT": ("8080", "serve: port."),
 }
 
-_PIXEL = re.compile(r"[0-9]{1,20}")
 _WRITER = re.compile(r"[a-z0-9]{1,32}")
 
 
@@ -186,8 +192,8 @@ def load_settings(environ: Mapping[str, str], resolver: Optional[SecretResolver]
         raise SettingsError("META_CAPI_ALLOW_UNSIGNED=true cannot be combined with webhook or hub secrets")
     pixel_ids = frozenset(env.csv("META_CAPI_PIXEL_IDS"))
     for pixel in pixel_ids:
-        if not _PIXEL.fullmatch(pixel):
-            raise SettingsError(f"META_CAPI_PIXEL_IDS: {pixel!r} is not a pixel id (1-20 digits)")
+        if not is_pixel_id(pixel):
+            raise SettingsError(f"META_CAPI_PIXEL_IDS: {pixel!r} is not a pixel id ({PIXEL_ID_RULE})")
     mode = env.text("META_CAPI_FORWARD_MODE").lower()
     on_lambda = bool(environ.get("AWS_LAMBDA_FUNCTION_NAME"))
     if mode == "auto":
@@ -205,7 +211,7 @@ def load_settings(environ: Mapping[str, str], resolver: Optional[SecretResolver]
     if writer_id is not None and not _WRITER.fullmatch(writer_id):
         raise SettingsError("META_CAPI_WRITER_ID must be 1-32 characters of [a-z0-9]")
     api_version = env.text("META_CAPI_API_VERSION")
-    if not re.fullmatch(r"v[0-9]{1,3}\.[0-9]{1,2}", api_version):
+    if not API_VERSION_PATTERN.fullmatch(api_version):
         raise SettingsError(f"META_CAPI_API_VERSION must look like v26.0, got {api_version!r}")
     commit_deadline = env.number("META_CAPI_COMMIT_DEADLINE_S", minimum=1)
     return ReceiverSettings(
@@ -326,8 +332,8 @@ def _access_tokens(env: _Env) -> dict[str, str]:
             pairs.append((pixel.strip(), token.strip()))
     tokens: dict[str, str] = {}
     for pixel, token in pairs:
-        if not _PIXEL.fullmatch(pixel):
-            raise SettingsError(f"{name}: {pixel!r} is not a pixel id (1-20 digits)")
+        if not is_pixel_id(pixel):
+            raise SettingsError(f"{name}: {pixel!r} is not a pixel id ({PIXEL_ID_RULE})")
         if not token:
             raise SettingsError(f"{name}: the token for pixel {pixel} is empty")
         tokens[pixel] = env.resolve(f"{name}[{pixel}]", token)

@@ -12,6 +12,8 @@ from datetime import datetime, timezone
 from enum import StrEnum
 from typing import Optional
 
+from source_meta_capi.capi.graph_api import PIXEL_ID_PATTERN, PIXEL_ID_RULE, is_pixel_id
+
 
 class ObjectKind(StrEnum):
     """The three areas of a staging bucket, one per push stream."""
@@ -25,14 +27,13 @@ class InvalidKeySegmentError(ValueError):
     """A path segment taken from input is not safe to put in a key."""
 
 
-_PIXEL_ID = re.compile(r"[0-9]{1,20}")
 _WRITER_ID = re.compile(r"[a-z0-9]{1,32}")
 _ARRIVAL = re.compile(r"[0-9]{8}T[0-9]{12}Z")
 _OBJECT_NAME = re.compile(
     r"(?P<arrival>[0-9]{8}T[0-9]{12}Z)-(?P<writer>[a-z0-9]{1,32})-(?P<digest>[0-9a-f]{16})\.jsonl\.gz"
 )
 _KEY = re.compile(
-    r"(?P<kind>events|statuses|dead_letters)/pixel_id=(?P<pixel_id>[0-9]{1,20})/"
+    rf"(?P<kind>events|statuses|dead_letters)/pixel_id=(?P<pixel_id>{PIXEL_ID_PATTERN.pattern})/"
     r"date=(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})/hour=(?P<hour>[0-9]{2})/(?P<name>[^/]+)"
 )
 ARRIVAL_FORMAT = "%Y%m%dT%H%M%S%fZ"
@@ -40,10 +41,10 @@ OBJECT_SUFFIX = ".jsonl.gz"
 
 
 def validate_pixel_id(value: object) -> str:
-    """Return the pixel id if it is 1–20 ASCII digits; anything else could escape a key."""
-    if not isinstance(value, str) or not _PIXEL_ID.fullmatch(value):
+    """Return the pixel id if it is ASCII digits (PIXEL_ID_RULE); anything else could escape a key."""
+    if not is_pixel_id(value):
         shown = value if isinstance(value, str) and len(value) <= 40 else type(value).__name__
-        raise InvalidKeySegmentError(f"pixel id {shown!r} is not 1-20 ASCII digits")
+        raise InvalidKeySegmentError(f"pixel id {shown!r} is not {PIXEL_ID_RULE}")
     return value
 
 

@@ -377,7 +377,7 @@ def test_given_no_events_when_sent_then_no_request() -> None:
 @pytest.mark.parametrize(
     ("pixel_id", "token", "events", "message"),
     [
-        ("12/../3", TOKEN, _events(1), "pixel_id must be digits only"),
+        ("12/../3", TOKEN, _events(1), "pixel_id must be 1-20 digits"),
         (PIXEL, "", _events(1), "access_token must be a non-empty string"),
         (PIXEL, TOKEN, [{"event_name": "x"}], "event at index 0 has no event_id"),
     ],

@@ -1,0 +1,26 @@
+"""The Graph API's vocabulary, defined once: where it lives, which version we speak, and what
+its ids look like (fact sheet §1.1, §1.4). Everything that builds or checks a Graph URL, a
+pixel id or an API version imports it from here."""
+
+from __future__ import annotations
+
+import re
+from typing import Final, TypeGuard
+
+DEFAULT_GRAPH_BASE_URL: Final[str] = "https://graph.facebook.com"
+# §1.4: the newest Graph version, the one Meta's business SDK 26.0.3 pins.
+DEFAULT_API_VERSION: Final[str] = "v26.0"
+API_VERSION_PATTERN: Final[re.Pattern[str]] = re.compile(r"v[0-9]{1,3}\.[0-9]{1,2}")
+
+# Pixel (dataset) ids are numeric Graph ids, 15-16 digits today. 20 digits leave room for
+# growth while keeping the id safe as a key segment (staging/keys.py) and a URL path segment.
+PIXEL_ID_MAX_DIGITS: Final[int] = 20
+PIXEL_ID_PATTERN: Final[re.Pattern[str]] = re.compile(rf"[0-9]{{1,{PIXEL_ID_MAX_DIGITS}}}")
+PIXEL_ID_RULE: Final[str] = f"1-{PIXEL_ID_MAX_DIGITS} digits"
+# Ad accounts: `act_` + the numeric id; ads_insights rows carry the id without the prefix.
+AD_ACCOUNT_ID_PATTERN: Final[re.Pattern[str]] = re.compile(rf"(act_)?[0-9]{{1,{PIXEL_ID_MAX_DIGITS}}}")
+
+
+def is_pixel_id(value: object) -> TypeGuard[str]:
+    """Whether `value` is a pixel id string (ASCII digits only, never a path trick)."""
+    return isinstance(value, str) and PIXEL_ID_PATTERN.fullmatch(value) is not None
