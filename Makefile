@@ -1,10 +1,15 @@
-# The README names these targets; .ci/run runs `make test`.
+# The README names these targets; .ci/run runs `make test`. A bare `make` prints `make help`.
+.DEFAULT_GOAL := help
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install test lint typecheck unit integration demo pyairbyte docker-smoke clean
+.PHONY: help install test lint typecheck unit integration demo pyairbyte docker-smoke clean
+
+## This list: each target with the `## ` comment line right above it.
+help:
+	@awk '/^## /{doc=substr($$0,4); next} /^[A-Za-z0-9_.-]+:([^=]|$$)/{if(doc!=""){sub(/:.*/,"");printf "  %-22s %s\n",$$0,doc}} {doc=""}' $(MAKEFILE_LIST)
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,6 +17,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@rm -f $(VENV)/.installed-*; touch $(STAMP)
 
+## Create .venv and install the project with its development tools (again only when pyproject.toml changes).
 install: $(STAMP)
 
 # PyAirbyte lives in its own venv (its pins are its own) and drives our console script, as users do.
@@ -22,12 +28,15 @@ $(PYAIRBYTE):
 	.venv-pyairbyte/bin/python -m pip install --quiet 'airbyte>=0.71,<1'
 	@touch $(PYAIRBYTE)
 
+## PyAirbyte in its own .venv-pyairbyte, for the tests that run the connector through it.
 pyairbyte: $(PYAIRBYTE)
 
+## ruff check and ruff format --check.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+## mypy (strict) on source_meta_capi.
 typecheck: $(STAMP)
 	$(BIN)/mypy source_meta_capi
 
@@ -35,16 +44,19 @@ typecheck: $(STAMP)
 test: lint typecheck $(PYAIRBYTE)
 	$(BIN)/python -m pytest -q
 
+## The unit tests only.
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q unit_tests
 
+## The integration tests only (servers on 127.0.0.1).
 integration: $(STAMP)
 	$(BIN)/python -m pytest -q integration_tests
 
-## The main job on the embedded default: stage sample data in a local folder and sync it.
+## The main job on the embedded default: the receiver stages signed events in .demo/bucket, the source syncs them.
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
+## Remove .venv, .venv-pyairbyte, .demo, build and the egg-info.
 clean:
 	rm -rf $(VENV) .venv-pyairbyte .demo build *.egg-info
 
@@ -52,9 +64,7 @@ clean:
 docker-smoke: $(STAMP)
 	bash scripts/docker_smoke.sh
 
-# ---------------------------------------------------------------------------------------------
-# Deployment (issue 7; docs/deploy.md): the receiver's Lambda package and image, template checks.
-# Appended block; the targets above are unchanged.
+# ---- deployment: the receiver's Lambda package and image, template checks (docs/deploy.md) -------
 LAMBDA_ARCH ?= x86_64
 LAMBDA_ZIP ?= build/receiver-lambda.zip
 RECEIVER_IMAGE ?= meta-capi-receiver:dev
@@ -78,20 +88,22 @@ receiver-image:
 receiver-image-smoke: $(STAMP)
 	bash deploy/receiver_image_smoke.sh
 
-# ---- benchmarks (benchmarks/ owns this block; not part of `make test` or CI) ----------------------
+# ---- benchmarks (docs/benchmarks.md; not part of `make test` or CI) ------------------------------
 # Every benchmark on 127.0.0.1 with data generated at run time; prints one table and rewrites the
 # generated part of docs/benchmarks.md. Bounded: --budget-minutes stops repeating, and timeout(1)
 # interrupts (cleanly: servers stopped, .bench/run removed) whatever runs past 20 minutes.
 # BENCH_ARGS passes options, e.g. make bench BENCH_ARGS="--runs 1 --events 100000".
 .PHONY: bench
+## Benchmarks on loopback: one table of medians and ratios, rewrites docs/benchmarks.md (not in CI).
 bench: $(STAMP)
 	timeout --signal=INT 1200 $(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
-# ---- reliability (issue 5; docs/reliability.md; integration_tests/reliability/ owns this block) ----
+# ---- reliability (docs/reliability.md) -----------------------------------------------------------
 # The full fault, load and fuzz suite: the `reliability`-marked variants of scenarios 1-9
 # (≥ 10,000 generated hostile requests, a 60 s load run, …). Everything on 127.0.0.1, bounded in
 # count and time (timeout(1) stops it at 30 min), servers stopped afterwards. The fast variants of
 # the same tests run in `make test`. Figures land in build/reliability/figures.json.
 .PHONY: reliability
+## The full fault, load and fuzz suite (~12 min, capped at 30); its fast variants run in `make test`.
 reliability: $(STAMP)
 	RELIABILITY_FULL=1 timeout --signal=INT 1800 $(BIN)/python -m pytest -q --timeout 900 -m reliability integration_tests/reliability -rA
