@@ -54,6 +54,7 @@ from source_meta_capi.capi.rate_limits import (
     pacing_delay,
     parse_usage_headers,
 )
+from source_meta_capi.config import with_spec_defaults
 
 __all__ = [
     "GraphApiAuthenticator",
@@ -143,13 +144,11 @@ class GraphApiAuthenticator(DeclarativeAuthenticator):
     parameters: InitVar[Mapping[str, Any]]
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
-        credentials = _credentials(self.config)
+        credentials = _credentials(with_spec_defaults(self.config))
         self._access_token = str(credentials.get("access_token") or "")
         uses_app_secret = credentials.get("auth_type") == "app_credentials"
         self._app_secret = str(credentials.get("app_secret") or "") if uses_app_secret else ""
-        use_time = credentials.get("use_appsecret_time")
-        # spec.yaml: use_appsecret_time defaults to true (Meta's current login-security form).
-        self._timed = True if use_time is None else bool(use_time)
+        self._timed = bool(credentials.get("use_appsecret_time"))
 
     @property
     def auth_header(self) -> str:

@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Mapping, Optional
 
-from source_meta_capi.capi.graph_api import AD_ACCOUNT_ID_PATTERN, PIXEL_ID_RULE, is_pixel_id
-from source_meta_capi.staging.store import S3Options, s3_options_from_mapping
+import pendulum
+import yaml
 
-DEFAULT_SETTLE_SECONDS = 120
-# One process beside the CDK's main thread uses a second core; more pay only with more cores
-# (docs/benchmarks.md). 0 keeps every check on the connector's own threads (single-CPU hosts).
-DEFAULT_DECODE_PROCESSES = 1
-MAX_DECODE_PROCESSES = 8
-DEFAULT_STATS_AGGREGATIONS = ("event", "event_source", "event_processing_results", "match_keys")
-DEFAULT_STATS_LOOKBACK_HOURS = 6
+from source_meta_capi.capi.graph_api import (
+    AD_ACCOUNT_ID_PATTERN,
+    API_VERSION_PATTERN,
+    DEFAULT_API_VERSION,
+    PIXEL_ID_RULE,
+    is_pixel_id,
+)
+from source_meta_capi.staging.open_store import s3_options_from_mapping
+from source_meta_capi.staging.store import S3Options
+
+SPEC_PATH = Path(__file__).parent / "spec.yaml"
+# Values a config UI sends for a field left empty: the spec's default applies to them too.
+_UNSET: tuple[Any, ...] = (None, "", [])
 
 _JSON_TYPES = {"string", "number", "integer", "boolean", "array", "object"}
 
@@ -36,15 +44,15 @@ class PixelConfig:
 
 @dataclass(frozen=True)
 class StagingConfig:
-    """Where staged events live and how to read them."""
+    """Where staged events live and how to read them (defaults: spec.yaml)."""
 
     bucket_url: str
     s3: S3Options
-    settle_seconds: int = DEFAULT_SETTLE_SECONDS
-    on_corrupt_object: str = "fail"
-    on_schema_drift: str = "warn"
+    settle_seconds: int
+    on_corrupt_object: str
+    on_schema_drift: str
     # Processes that check staged records beside the CDK (0: on the connector's own threads).
-    decode_processes: int = DEFAULT_DECODE_PROCESSES
+    decode_processes: int
 
 
 @dataclass(frozen=True)
@@ -62,7 +70,9 @@ class SourceConfig:
 
     @staticmethod
     def from_mapping(config: Mapping[str, Any]) -> SourceConfig:
-        """Parse and validate; raises ConfigError naming the offending field."""
+        """Parse and validate (spec.yaml's defaults fill what is missing); raises ConfigError naming
+        the offending field."""
+        config = with_spec_defaults(config)
         raw_pixels = config.get("pixels")
         if not isinstance(raw_pixels, list) or not raw_pixels:
             raise ConfigError('\'pixels\' must list at least one pixel, e.g. [{"pixel_id": "1234567890"}].')
@@ -80,6 +90,9 @@ class SourceConfig:
                 "Nothing to sync: configure 'staging' (push mode: the receiver's bucket) and/or "
                 "'credentials' (pull mode: Graph API)."
             )
+        version = config["graph_api"].get("api_version")
+        if has_credentials and not (isinstance(version, str) and API_VERSION_PATTERN.fullmatch(version)):
+            raise ConfigError(f"'graph_api.api_version' must look like {DEFAULT_API_VERSION}, got {version!r}.")
         return SourceConfig(
             pixels=pixels,
             start_date=parse_start_date(config.get("start_date")),
@@ -95,12 +108,54 @@ def parse_start_date(value: Any) -> Optional[datetime]:
     if not isinstance(value, str):
         raise ConfigError(f"'start_date' must be a string like 2026-11-01T00:00:00Z, got {type(value).__name__}.")
     try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError as error:
+        parsed = pendulum.parse(value.strip(), strict=True, tz="UTC")
+    except (pendulum.parsing.exceptions.ParserError, ValueError) as error:
         raise ConfigError(f"'start_date' {value!r} is not an ISO-8601 date or date-time.") from error
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+    if not isinstance(parsed, pendulum.DateTime):
+        # pendulum also parses durations and intervals ("P1D"), which are no start date.
+        raise ConfigError(f"'start_date' {value!r} is not an ISO-8601 date or date-time.")
+    utc = parsed.in_timezone("UTC")
+    return datetime(
+        utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second, utc.microsecond, tzinfo=timezone.utc
+    )
+
+
+@functools.cache
+def connection_specification() -> Mapping[str, Any]:
+    """spec.yaml's connectionSpecification: the one definition of every field and its default."""
+    spec: Mapping[str, Any] = yaml.safe_load(SPEC_PATH.read_text())["connectionSpecification"]
+    return spec
+
+
+def with_spec_defaults(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of `config` with spec.yaml's defaults filled in (the mapping given is not changed).
+
+    Fields left empty get their default too. An absent object is created only when it requires
+    nothing (`graph_api`), so configuring no staging still means no push mode. Within a `oneOf`
+    (credentials), the branch whose `auth_type` the config names gives the defaults.
+    """
+    return _with_defaults(connection_specification(), config)
+
+
+def _with_defaults(schema: Mapping[str, Any], value: Mapping[str, Any]) -> dict[str, Any]:
+    filled = dict(value)
+    for name, prop in (schema.get("properties") or {}).items():
+        current = filled.get(name)
+        if current in _UNSET and "default" in prop:
+            filled[name] = prop["default"]
+        elif isinstance(current, Mapping):
+            filled[name] = _with_defaults(_branch(prop, current), current)
+        elif current is None and prop.get("type") == "object" and not prop.get("required") and "oneOf" not in prop:
+            filled[name] = _with_defaults(prop, {})
+    return filled
+
+
+def _branch(schema: Mapping[str, Any], value: Mapping[str, Any]) -> Mapping[str, Any]:
+    for option in schema.get("oneOf") or ():
+        auth_type = (option.get("properties") or {}).get("auth_type", {})
+        if auth_type.get("const") == value.get("auth_type"):
+            return dict(option)
+    return schema
 
 
 def _parse_pixel(index: int, item: Any) -> PixelConfig:
@@ -151,20 +206,19 @@ def _parse_staging(raw: Any) -> Optional[StagingConfig]:
     bucket_url = raw.get("bucket_url")
     if not isinstance(bucket_url, str) or not bucket_url.strip():
         raise ConfigError("'staging.bucket_url' is required: a local folder, file:///path or s3://bucket/prefix.")
-    settle = raw.get("settle_seconds", DEFAULT_SETTLE_SECONDS)
+    settle = raw.get("settle_seconds")
     if not isinstance(settle, int) or isinstance(settle, bool) or settle < 0:
         raise ConfigError(f"'staging.settle_seconds' must be a non-negative integer, got {settle!r}.")
-    on_corrupt = raw.get("on_corrupt_object", "fail")
+    on_corrupt = raw.get("on_corrupt_object")
     if on_corrupt not in ("fail", "warn"):
         raise ConfigError(f"'staging.on_corrupt_object' must be 'fail' or 'warn', got {on_corrupt!r}.")
-    on_drift = raw.get("on_schema_drift", "warn")
+    on_drift = raw.get("on_schema_drift")
     if on_drift not in ("fail", "warn"):
         raise ConfigError(f"'staging.on_schema_drift' must be 'warn' or 'fail', got {on_drift!r}.")
-    processes = raw.get("decode_processes", DEFAULT_DECODE_PROCESSES)
-    if not isinstance(processes, int) or isinstance(processes, bool) or not 0 <= processes <= MAX_DECODE_PROCESSES:
-        raise ConfigError(
-            f"'staging.decode_processes' must be an integer from 0 to {MAX_DECODE_PROCESSES}, got {processes!r}."
-        )
+    processes = raw.get("decode_processes")
+    most = connection_specification()["properties"]["staging"]["properties"]["decode_processes"]["maximum"]
+    if not isinstance(processes, int) or isinstance(processes, bool) or not 0 <= processes <= most:
+        raise ConfigError(f"'staging.decode_processes' must be an integer from 0 to {most}, got {processes!r}.")
     return StagingConfig(
         bucket_url=bucket_url.strip(),
         s3=s3_options_from_mapping(raw),

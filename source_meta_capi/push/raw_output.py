@@ -1,6 +1,6 @@
 """Writing records that are already JSON: the console entry point's fast path.
 
-When the record decoder processes (`record_decoder_pool.py`) check a staged object, they send
+When the record decoder processes (`decoder_pool.py`) check a staged object, they send
 each accepted record back as the exact JSON bytes of its data. Parsing them back into dicts on
 the main process only for the CDK to serialise them again would put the per-record work we
 moved off the main process's GIL right back on it. So such a record travels through the CDK as
