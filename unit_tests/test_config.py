@@ -1,6 +1,7 @@
 from datetime import datetime
 
 import pytest
+from pydantic import ValidationError
 
 from source_meta_capi.capi.graph_api import (
     AD_ACCOUNT_ID_PATTERN,
@@ -133,3 +134,44 @@ def test_given_empty_values_when_defaults_apply_then_they_get_the_default():
         "event_processing_results",
         "match_keys",
     ]
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (base(pixels=[5]), "'pixels[0]' must be an object with a pixel_id."),
+        (base(pixels=[{"ad_account_id": "1"}]), "'pixels[0].pixel_id' is required."),
+        (
+            base(staging={"region": "eu-west-1", "aws_secret_access_key": "SECRET"}),
+            "'staging.bucket_url' is required: a local folder, file:///path or s3://bucket/prefix.",
+        ),
+        (
+            base(staging={"bucket_url": "/x", "settle_seconds": "10"}),
+            "'staging.settle_seconds' must be a valid integer, got '10'.",
+        ),
+        (
+            base(staging={"bucket_url": "/x", "decode_processes": 9}),
+            "'staging.decode_processes' must be less than or equal to 8, got 9.",
+        ),
+        (
+            base(staging={"bucket_url": "/x", "on_schema_drift": "stop"}),
+            "'staging.on_schema_drift' must be 'warn' or 'fail', got 'stop'.",
+        ),
+        (
+            base(pixels=[{"pixel_id": "x"}], staging={"bucket_url": "/x", "settle_seconds": -1}),
+            "'pixels[0].pixel_id' must be the numeric pixel id (1-20 digits), got 'x'. "
+            "'staging.settle_seconds' must be greater than or equal to 0, got -1.",
+        ),
+    ],
+)
+def test_given_pydantic_finds_problems_then_each_is_one_sentence_naming_its_field(config, message):
+    with pytest.raises(ConfigError) as raised:
+        SourceConfig.from_mapping(config)
+    assert str(raised.value) == message
+    assert "SECRET" not in str(raised.value)
+
+
+def test_parsed_config_is_frozen():
+    parsed = SourceConfig.from_mapping(base())
+    with pytest.raises(ValidationError):
+        parsed.pixels[0].pixel_id = "2"  # type: ignore[misc]
