@@ -17,9 +17,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from source_meta_capi.sample_data import sample_event
 from source_meta_capi.staging.keys import ObjectKind
 from source_meta_capi.staging.local_store import LocalFolderStore
+from source_meta_capi.staging.sample_data import sample_event
 from source_meta_capi.staging.writer import StagingWriter
 
 PLAIN_PREFIX = "plain-jsonl"

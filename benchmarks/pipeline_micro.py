@@ -42,8 +42,7 @@ from source_meta_capi.capi.event_validation import validate_batch
 from source_meta_capi.capi.user_data_normalization import normalize_user_data, sha256_hex
 from source_meta_capi.receiver.pipeline import RequestContext, batch_id_for, process
 from source_meta_capi.staging.keys import ObjectKind
-from source_meta_capi.staging.records import SCHEMA_VERSION, encode_records
-from source_meta_capi.staging.writer import CURSOR_FIELD
+from source_meta_capi.staging.records import CURSOR_FIELD, SCHEMA_VERSION, encode_records
 
 NOW = 1_764_150_000
 TODAY = date(2025, 11, 26)

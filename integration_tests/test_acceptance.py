@@ -15,9 +15,9 @@ from typing import Iterator
 import pytest
 from airbyte_cdk.test.standard_tests import SourceTestSuiteBase
 
-from source_meta_capi.sample_data import stage_sample
 from source_meta_capi.source import SourceMetaCapi
-from source_meta_capi.staging.store import open_store
+from source_meta_capi.staging.open_store import open_store
+from source_meta_capi.staging.sample_data import stage_sample
 from source_meta_capi.staging.writer import StagingWriter
 
 pytest_plugins = ["airbyte_cdk.test.standard_tests.pytest_hooks"]

@@ -12,9 +12,9 @@ from airbyte_cdk.test.entrypoint_wrapper import discover
 
 from integration_tests.graph_stand_in import GraphStandIn
 from integration_tests.push_harness import records, sync
-from source_meta_capi.sample_data import stage_sample
 from source_meta_capi.source import SourceMetaCapi
-from source_meta_capi.staging.store import open_store
+from source_meta_capi.staging.open_store import open_store
+from source_meta_capi.staging.sample_data import stage_sample
 from source_meta_capi.staging.writer import StagingWriter
 
 PIXEL = "1234567890"

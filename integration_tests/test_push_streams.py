@@ -14,11 +14,12 @@ from airbyte_cdk.models import FailureType, Status, SyncMode
 
 from integration_tests.conftest import s3_staging_config
 from integration_tests.push_harness import final_state, identities, records, sync
-from source_meta_capi import push_streams
-from source_meta_capi.sample_data import sample_event, stage_sample
+from source_meta_capi.push import streams as push_streams
 from source_meta_capi.source import SourceMetaCapi
 from source_meta_capi.staging.keys import ObjectKind
-from source_meta_capi.staging.store import ObjectStore, open_store, s3_options_from_mapping
+from source_meta_capi.staging.open_store import open_store, s3_options_from_mapping
+from source_meta_capi.staging.sample_data import sample_event, stage_sample
+from source_meta_capi.staging.store import ObjectStore
 from source_meta_capi.staging.writer import StagingWriter
 
 PIXEL = "1234567890"

@@ -28,8 +28,8 @@ mkdir -p "$DATA"
 "$ROOT/.venv/bin/python" - "$DATA" <<'PY'
 import json, sys
 from datetime import datetime, timedelta, timezone
-from source_meta_capi.sample_data import stage_sample
-from source_meta_capi.staging.store import open_store
+from source_meta_capi.staging.sample_data import stage_sample
+from source_meta_capi.staging.open_store import open_store
 from source_meta_capi.staging.writer import StagingWriter
 data = sys.argv[1]
 stage_sample(StagingWriter(open_store(f"{data}/bucket"), clock=lambda: datetime.now(timezone.utc) - timedelta(hours=1)), ["1234567890"])

@@ -37,7 +37,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from airbyte_protocol_dataclasses.models import FailureType
 
 from source_meta_capi.capi.appsecret_proof import PROOF_PARAMS, proof_params
-from source_meta_capi.capi.graph_api import DEFAULT_GRAPH_BASE_URL
+from source_meta_capi.capi.graph_api import DEFAULT_GRAPH_BASE_URL, pixel_id_of_url, url_origin
 from source_meta_capi.capi.graph_errors import (
     ErrorClass,
     GraphError,
@@ -54,6 +54,7 @@ from source_meta_capi.capi.rate_limits import (
     pacing_delay,
     parse_usage_headers,
 )
+from source_meta_capi.config import with_spec_defaults
 
 __all__ = [
     "GraphApiAuthenticator",
@@ -95,33 +96,6 @@ def _graph_base_url(config: Mapping[str, Any]) -> str:
     return str(base_url or DEFAULT_GRAPH_BASE_URL)
 
 
-def _origin(url: str) -> tuple[str, str, int]:
-    """(scheme, host, port) with default ports filled in, so equal hosts compare equal."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    default_port = 443 if scheme == "https" else 80
-    return scheme, (parts.hostname or "").lower(), port or default_port
-
-
-def _pixel_id_of(url: Optional[str]) -> str:
-    """The pixel a Graph request was for: ``dataset_id`` in the query, else the first numeric
-    path segment (``/{ver}/{pixel_id}`` and ``/{ver}/{pixel_id}/stats``)."""
-    if not url:
-        return "(unknown)"
-    parts = urlsplit(url)
-    for key, value in parse_qsl(parts.query):
-        if key == "dataset_id" and value.isdigit():
-            return value
-    for segment in parts.path.split("/"):
-        if segment.isdigit():
-            return segment
-    return "(unknown)"
-
-
 @dataclass
 class GraphApiAuthenticator(DeclarativeAuthenticator):
     """Bearer token, plus a fresh ``appsecret_proof`` on every request sent (fact sheet §7.4).
@@ -143,13 +117,11 @@ class GraphApiAuthenticator(DeclarativeAuthenticator):
     parameters: InitVar[Mapping[str, Any]]
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
-        credentials = _credentials(self.config)
+        credentials = _credentials(with_spec_defaults(self.config))
         self._access_token = str(credentials.get("access_token") or "")
         uses_app_secret = credentials.get("auth_type") == "app_credentials"
         self._app_secret = str(credentials.get("app_secret") or "") if uses_app_secret else ""
-        use_time = credentials.get("use_appsecret_time")
-        # spec.yaml: use_appsecret_time defaults to true (Meta's current login-security form).
-        self._timed = True if use_time is None else bool(use_time)
+        self._timed = bool(credentials.get("use_appsecret_time"))
 
     @property
     def auth_header(self) -> str:
@@ -282,7 +254,7 @@ class GraphApiErrorHandler(DefaultErrorHandler):
                 json.dumps(
                     {
                         "event": "graph_api_pacing",
-                        "pixel_id": _pixel_id_of(_request_url(response)),
+                        "pixel_id": pixel_id_of_url(_request_url(response)),
                         "usage_pct": usage.max_usage_pct,
                         "pause_seconds": round(delay, 3),
                     }
@@ -291,7 +263,7 @@ class GraphApiErrorHandler(DefaultErrorHandler):
             _sleep(delay)
 
     def _resolve(self, error: GraphError, usage: UsageSnapshot, response: requests.Response) -> ErrorResolution:
-        pixel_id = _pixel_id_of(_request_url(response))
+        pixel_id = pixel_id_of_url(_request_url(response))
         error_class = classify(error)
         if error_class is ErrorClass.AUTH:
             _fail(FailureType.config_error, describe_for_user(error, pixel_id), error, response, self._secrets)
@@ -401,7 +373,7 @@ class GraphNextPageStrategy(PaginationStrategy):
     parameters: InitVar[Mapping[str, Any]]
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
-        self._allowed_origin = _origin(_graph_base_url(self.config))
+        self._allowed_origin = url_origin(_graph_base_url(self.config))
 
     @property
     def initial_token(self) -> Optional[Any]:
@@ -426,8 +398,8 @@ class GraphNextPageStrategy(PaginationStrategy):
         next_url = paging.get("next") if isinstance(paging, Mapping) else None
         if not isinstance(next_url, str) or not next_url:
             return None
-        if _origin(next_url) != self._allowed_origin:
-            scheme, host, port = _origin(next_url)
+        if url_origin(next_url) != self._allowed_origin:
+            scheme, host, port = url_origin(next_url)
             allowed_scheme, allowed_host, allowed_port = self._allowed_origin
             # Only scheme/host/port are named: the link's query could carry credentials.
             raise AirbyteTracedException(

@@ -21,15 +21,15 @@ from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarat
 from airbyte_cdk.sources.streams.concurrent.abstract_stream import AbstractStream
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_meta_capi.config import ConfigError, SourceConfig
-from source_meta_capi.push_streams import build_push_streams
+from source_meta_capi.check import check_connection
+from source_meta_capi.config import ConfigError, SourceConfig, with_spec_defaults
+from source_meta_capi.push.streams import PushStreamReader, build_push_streams
+from source_meta_capi.push.sync_report import SyncReport
+from source_meta_capi.staging.open_store import open_store
 from source_meta_capi.staging.reader import StagingReader
-from source_meta_capi.staging.store import StoreError, open_store
-from source_meta_capi.staging_check import check_staging
-from source_meta_capi.sync_report import SyncReport
+from source_meta_capi.staging.store import StoreError
 
 MANIFEST_PATH = Path(__file__).parent / "manifest.yaml"
-PULL_STREAMS = frozenset({"pixels", "pixel_stats", "dataset_quality"})
 
 logger = logging.getLogger("airbyte.source_meta_capi")
 
@@ -50,11 +50,14 @@ class SourceMetaCapi(YamlDeclarativeSource):
         config: Optional[Mapping[str, Any]] = None,
         state: Optional[List[AirbyteStateMessage]] = None,
     ) -> None:
-        super().__init__(path_to_yaml=str(MANIFEST_PATH), catalog=catalog, config=config, state=state)
+        # The manifest and the components read spec.yaml's defaults from the config they get.
+        defaulted = with_spec_defaults(config) if config else config
+        super().__init__(path_to_yaml=str(MANIFEST_PATH), catalog=catalog, config=defaulted, state=state)
         self._configured_catalog = catalog
         self._given_config = dict(config) if config else None
         self._report = SyncReport()
-        self._push_generators: list[Any] = []
+        # Kept to close them after a read (identity files, decoder processes).
+        self._push_readers: list[PushStreamReader] = []
 
     # ---- construction with no arguments ----------------------------------------------------
     def _rebuilt_for(
@@ -94,8 +97,8 @@ class SourceMetaCapi(YamlDeclarativeSource):
                 self._incremental_stream_names(),
                 self._report,
             )
-            self._push_generators.extend(stream._stream_partition_generator for stream in push)
-            streams.extend(push)
+            self._push_readers.extend(built.reader for built in push)
+            streams.extend(built.stream for built in push)
         return streams
 
     def _incremental_stream_names(self) -> frozenset[str]:
@@ -122,13 +125,7 @@ class SourceMetaCapi(YamlDeclarativeSource):
             parsed = SourceConfig.from_mapping(self._config)
         except ConfigError as error:
             return AirbyteConnectionStatus(status=Status.FAILED, message=str(error))
-        problems: list[str] = []
-        if parsed.staging is not None:
-            problems.extend(check_staging(parsed))
-        if parsed.has_credentials:
-            from source_meta_capi.graph_check import check_graph_access
-
-            problems.extend(check_graph_access(self._config, parsed))
+        problems = check_connection(self._config, parsed)
         if problems:
             return AirbyteConnectionStatus(status=Status.FAILED, message=" ".join(problems))
         return AirbyteConnectionStatus(status=Status.SUCCEEDED)
@@ -149,7 +146,7 @@ class SourceMetaCapi(YamlDeclarativeSource):
         try:
             yield from super().read(logger, config, catalog, state)
         finally:
-            for generator in self._push_generators:
-                generator.close()
-            if self._push_generators:
+            for reader in self._push_readers:
+                reader.close()
+            if self._push_readers:
                 logger.info(json.dumps({"event": "sync_summary", **self._report.as_dict()}))

@@ -13,7 +13,7 @@ import pytest
 from integration_tests.receiver.conftest import PIXEL, SECRET, event, staged_records, sw_headers
 from source_meta_capi.receiver import lambda_handler
 from source_meta_capi.staging.keys import ObjectKind
-from source_meta_capi.staging.store import open_store
+from source_meta_capi.staging.open_store import open_store
 
 
 def v1_event(body: str, headers: dict[str, str], *, b64: bool = False, pixel_id: str = PIXEL) -> dict[str, Any]:

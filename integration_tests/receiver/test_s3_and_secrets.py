@@ -13,7 +13,8 @@ import pytest
 from integration_tests.receiver.conftest import PIXEL, SECRET, event, sw_headers
 from source_meta_capi.receiver.settings import SettingsError, load_settings
 from source_meta_capi.staging.keys import ObjectKind
-from source_meta_capi.staging.store import S3Options, StoreError, open_store
+from source_meta_capi.staging.open_store import open_store
+from source_meta_capi.staging.store import S3Options, StoreError
 
 
 def s3_store(bucket_url: str, endpoint: str):

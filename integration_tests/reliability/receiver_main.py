@@ -37,7 +37,8 @@ from source_meta_capi.receiver import runtime as runtime_module
 from source_meta_capi.receiver.app import create_app
 from source_meta_capi.receiver.settings import load_settings
 from source_meta_capi.staging.local_store import LocalFolderStore
-from source_meta_capi.staging.store import GroupPutStore, StoreError, open_store
+from source_meta_capi.staging.open_store import open_store
+from source_meta_capi.staging.store import GroupPutStore, StoreError
 
 
 class FaultyStore:

@@ -31,7 +31,8 @@ from integration_tests.reliability.traffic import (
     plan_requests,
     staged_identities,
 )
-from source_meta_capi.staging.store import ObjectStore, open_store, s3_options_from_mapping
+from source_meta_capi.staging.open_store import open_store, s3_options_from_mapping
+from source_meta_capi.staging.store import ObjectStore
 
 
 @dataclass(frozen=True)

@@ -32,8 +32,9 @@ from integration_tests.reliability.traffic import (
     plan_requests,
 )
 from integration_tests.reliability.traffic import staged_identities as staged_in
+from source_meta_capi.staging.open_store import open_store, s3_options_from_mapping
 from source_meta_capi.staging.reader import StagingReader
-from source_meta_capi.staging.store import ObjectStore, open_store, s3_options_from_mapping
+from source_meta_capi.staging.store import ObjectStore
 
 FAULTS = (("error_503", 0.0), ("error_500", 0.0), ("reset", 0.0), ("slow", 0.3), ("blackhole", 1.0))
 

@@ -52,30 +52,6 @@ ACTION_SOURCES: Final[frozenset[str]] = frozenset(
     }
 )
 
-# §2.4 [D M25]; any other non-empty name is a custom event.
-STANDARD_EVENT_NAMES: Final[frozenset[str]] = frozenset(
-    {
-        "AddPaymentInfo",
-        "AddToCart",
-        "AddToWishlist",
-        "CompleteRegistration",
-        "Contact",
-        "CustomizeProduct",
-        "Donate",
-        "FindLocation",
-        "InitiateCheckout",
-        "Lead",
-        "PageView",
-        "Purchase",
-        "Schedule",
-        "Search",
-        "StartTrial",
-        "SubmitApplication",
-        "Subscribe",
-        "ViewContent",
-    }
-)
-
 # §2.1: the top-level fields of one element of `data`; anything else is dropped before staging.
 SERVER_EVENT_FIELDS: Final[frozenset[str]] = frozenset(
     {
@@ -97,29 +73,6 @@ SERVER_EVENT_FIELDS: Final[frozenset[str]] = frozenset(
         "messaging_channel",
         "attribution_data",
         "advanced_measurement_table",
-    }
-)
-
-REQUIRED_SERVER_EVENT_FIELDS: Final[tuple[str, ...]] = (
-    "event_name",
-    "event_time",
-    "user_data",
-    "action_source",
-)
-
-# §1.1: main-body fields of POST /{pixel_id}/events.
-REQUEST_BODY_FIELDS: Final[frozenset[str]] = frozenset(
-    {
-        "data",
-        "test_event_code",
-        "partner_agent",
-        "namespace_id",
-        "upload_id",
-        "upload_tag",
-        "upload_source",
-        "platforms",
-        "progress",
-        "trace",
     }
 )
 

@@ -22,7 +22,8 @@ from source_meta_capi.receiver.metrics import ReceiverMetrics
 from source_meta_capi.receiver.settings import ReceiverSettings
 from source_meta_capi.staging.idempotency import IdempotencyLedger
 from source_meta_capi.staging.local_store import LocalFolderStore
-from source_meta_capi.staging.store import ObjectStore, open_store
+from source_meta_capi.staging.open_store import open_store
+from source_meta_capi.staging.store import ObjectStore
 from source_meta_capi.staging.writer import StagingWriter
 
 # The ledger treats a claim younger than the commit deadline plus this margin as in flight.

@@ -74,11 +74,6 @@ def pixel_prefix(kind: ObjectKind, pixel_id: str) -> str:
     return f"{kind.value}/pixel_id={validate_pixel_id(pixel_id)}/"
 
 
-def date_prefix(kind: ObjectKind, pixel_id: str, day: str) -> str:
-    """The prefix of one UTC arrival date (`YYYY-MM-DD`)."""
-    return f"{pixel_prefix(kind, pixel_id)}date={day}/"
-
-
 def object_key(kind: ObjectKind, pixel_id: str, arrival: datetime, writer_id: str, digest: str) -> str:
     """The key of a staged object. `digest` is derived from the content (first 16 hex of SHA-256)."""
     if not re.fullmatch(r"[0-9a-f]{16}", digest):

@@ -286,7 +286,7 @@ def _unpack(data: bytes, key: str, url: str) -> bytes:
         header_end = data.index(b"\n", len(_PACK_MAGIC))
         offset, length = orjson.loads(data[len(_PACK_MAGIC) : header_end])[key]
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:
-        raise CorruptObjectError(f"{key} in {url} is a damaged pack file") from error
+        raise CorruptObjectError(key, f"damaged pack file in {url}") from error
     start = header_end + 1 + int(offset)
     return data[start : start + int(length)]
 

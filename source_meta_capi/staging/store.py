@@ -1,10 +1,9 @@
-"""The small store interface every staging backend implements, and how to open one from a URL."""
+"""The small store interface every staging backend implements, and the errors stores raise."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator, Mapping, Optional, Protocol, Sequence, runtime_checkable
-from urllib.parse import unquote, urlparse
+from typing import Iterator, Optional, Protocol, Sequence, runtime_checkable
 
 
 class StoreError(Exception):
@@ -24,7 +23,29 @@ class ObjectNotFoundError(StoreError):
 
 
 class CorruptObjectError(StoreError):
-    """The key exists but its stored form is damaged (torn by a power loss): a retry will not help."""
+    """An object, or one line of it, exists but cannot be decoded: a retry will not help.
+
+    Names the key, the reason and, when one line is at fault, its 1-based number. Pickles with its
+    fields (the record decoder processes send it back as a finding).
+    """
+
+    def __init__(self, key: str, reason: str, line: Optional[int] = None) -> None:
+        self.key = key
+        self.reason = reason
+        self.line = line
+        where = f"{key} line {line}" if line is not None else key
+        super().__init__(f"corrupt staged data in {where}: {reason}")
+
+    def __reduce__(self) -> tuple[type[CorruptObjectError], tuple[str, str, Optional[int]]]:
+        return (type(self), (self.key, self.reason, self.line))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CorruptObjectError):
+            return NotImplemented
+        return (self.key, self.reason, self.line) == (other.key, other.reason, other.line)
+
+    def __hash__(self) -> int:
+        return hash((self.key, self.reason, self.line))
 
 
 class ObjectStore(Protocol):
@@ -90,42 +111,3 @@ class S3Options:
     connect_timeout_s: float = 5.0
     read_timeout_s: float = 10.0
     max_attempts: int = 2
-
-
-def open_store(bucket_url: str, s3: Optional[S3Options] = None) -> ObjectStore:
-    """Open the store a bucket URL names: a local path, file:///path, or s3://bucket/prefix."""
-    if not bucket_url or not bucket_url.strip():
-        raise StoreAccessError("The bucket URL is empty: give a local folder, file:///path or s3://bucket/prefix.")
-    parsed = urlparse(bucket_url.strip())
-    if parsed.scheme == "s3":
-        from source_meta_capi.staging.s3_store import S3Store
-
-        if not parsed.netloc:
-            raise StoreAccessError(f"The S3 URL {bucket_url!r} names no bucket: use s3://bucket/prefix.")
-        return S3Store(bucket=parsed.netloc, prefix=parsed.path.strip("/"), options=s3 or S3Options())
-    from source_meta_capi.staging.local_store import LocalFolderStore
-
-    if parsed.scheme == "file":
-        if parsed.netloc not in ("", "localhost"):
-            raise StoreAccessError(f"file URLs must be local (file:///path), got {bucket_url!r}.")
-        return LocalFolderStore(unquote(parsed.path))
-    if parsed.scheme and len(parsed.scheme) > 1:
-        raise StoreAccessError(
-            f"Unsupported bucket URL scheme {parsed.scheme!r} in {bucket_url!r}: use a local path, file:// or s3://."
-        )
-    return LocalFolderStore(bucket_url.strip())
-
-
-def s3_options_from_mapping(settings: Mapping[str, object]) -> S3Options:
-    """Build S3Options from a config mapping (the source's `staging` object or receiver env)."""
-
-    def text(name: str) -> Optional[str]:
-        value = settings.get(name)
-        return str(value) if value not in (None, "") else None
-
-    return S3Options(
-        region=text("region"),
-        endpoint_url=text("endpoint_url"),
-        aws_access_key_id=text("aws_access_key_id"),
-        aws_secret_access_key=text("aws_secret_access_key"),
-    )

@@ -19,15 +19,8 @@ from source_meta_capi.staging.keys import (
     validate_pixel_id,
     validate_writer_id,
 )
-from source_meta_capi.staging.records import SCHEMA_VERSION, encode_records, iso_utc
+from source_meta_capi.staging.records import CURSOR_FIELD, SCHEMA_VERSION, encode_records, iso_utc
 from source_meta_capi.staging.store import ObjectStore, StoreUnavailableError
-
-# The field each kind's records carry the object's arrival time in: it is the streams' cursor.
-CURSOR_FIELD = {
-    ObjectKind.EVENTS: "received_at",
-    ObjectKind.STATUSES: "recorded_at",
-    ObjectKind.DEAD_LETTERS: "recorded_at",
-}
 
 DEFAULT_COMMIT_DEADLINE_S = 30.0
 
@@ -67,7 +60,6 @@ class StagedObject:
     kind: ObjectKind
     pixel_id: str
     arrival: datetime
-    record_count: int
     commit_seconds: float
 
 
@@ -152,7 +144,6 @@ class StagingWriter:
             kind=planned.kind,
             pixel_id=planned.pixel_id,
             arrival=planned.arrival,
-            record_count=len(stamped),
             commit_seconds=self._monotonic() - planned.started_monotonic,
         )
 

@@ -80,7 +80,7 @@ def test_normalization_does_not_modify_the_input() -> None:
 
 
 def test_given_nested_fields_when_the_result_is_modified_then_the_input_is_not() -> None:
-    # normalize_event no longer deep-copies every field; the result must still own its objects
+    # normalize_event does not deep-copy every field; the result must still own its objects
     # (process() dead-letters the original events and the forwarder edits the result).
     raw = copy.deepcopy(RAW_PURCHASE)
     raw["customer_segmentation"] = "existing_customer_to_business"

@@ -374,8 +374,8 @@ def test_a_batch_of_exactly_1000_events_is_accepted() -> None:
     ],
 )
 def test_given_array_or_object_where_a_code_is_expected_when_validating_then_rejected_not_raised(field, value):
-    # Regression (reliability fuzz suite, issue 5): set membership of an unhashable value raised
-    # TypeError, which the receiver answered with a 500.
+    # Found by the reliability fuzz suite: set membership of an unhashable value raises
+    # TypeError, which the receiver would answer with a 500.
     event = {
         "event_name": "Lead",
         "event_time": NOW - 30,

@@ -10,7 +10,6 @@ from source_meta_capi.staging.store import (
     ObjectNotFoundError,
     StoreAccessError,
     StoreUnavailableError,
-    open_store,
 )
 
 
@@ -65,15 +64,6 @@ def test_get_missing_and_check_missing_folder(tmp_path):
         store.get("x")
     with pytest.raises(StoreAccessError, match="does not exist"):
         store.check()
-
-
-def test_open_store_understands_paths_and_file_urls(tmp_path):
-    assert open_store(str(tmp_path)).url == tmp_path.as_uri()
-    assert open_store(tmp_path.as_uri()).url == tmp_path.as_uri()
-    with pytest.raises(StoreAccessError):
-        open_store("ftp://host/x")
-    with pytest.raises(StoreAccessError):
-        open_store("  ")
 
 
 def _claim_items(prefix: str, count: int, writer: str) -> list[tuple[str, bytes]]:

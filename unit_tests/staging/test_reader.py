@@ -6,7 +6,7 @@ import pytest
 from source_meta_capi.staging.keys import ObjectKind
 from source_meta_capi.staging.local_store import LocalFolderStore
 from source_meta_capi.staging.reader import StagingReader
-from source_meta_capi.staging.records import CorruptObjectError
+from source_meta_capi.staging.store import CorruptObjectError
 from source_meta_capi.staging.writer import StagingWriter
 
 T0 = datetime(2026, 11, 24, 22, 30, tzinfo=timezone.utc)

@@ -35,10 +35,6 @@ class SyncReport:
         with self._lock:
             return self._counts[(stream, counter)]
 
-    def drift_total(self) -> int:
-        with self._lock:
-            return sum(self._drift.values())
-
     def as_dict(self) -> dict[str, Any]:
         with self._lock:
             streams: dict[str, dict[str, int]] = {}

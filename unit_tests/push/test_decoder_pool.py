@@ -12,10 +12,10 @@ from typing import Any
 import orjson
 import pytest
 
-from source_meta_capi.push_streams import load_schema
-from source_meta_capi.record_checks import RecordTypeChecker
-from source_meta_capi.record_decoder_pool import DecoderPoolError, LazyDecoderPool, RecordDecoderPool, record_json
-from source_meta_capi.staged_object_checks import ObjectScope, check_object
+from source_meta_capi.push.decoder_pool import DecoderPoolError, LazyDecoderPool, RecordDecoderPool, record_json
+from source_meta_capi.push.object_checks import ObjectScope, check_object
+from source_meta_capi.push.record_checks import RecordTypeChecker
+from source_meta_capi.push.streams import load_schema
 from source_meta_capi.staging.identity_filter import IdentityFilter
 
 SCHEMAS = {"delivered_events": load_schema("delivered_events")}
@@ -101,7 +101,7 @@ def test_a_host_that_cannot_start_processes_falls_back_to_in_thread_checks(monke
     def no_semaphores(*args: Any, **kwargs: Any) -> None:
         raise OSError("no /dev/shm")
 
-    monkeypatch.setattr("source_meta_capi.record_decoder_pool.RecordDecoderPool.__init__", no_semaphores)
+    monkeypatch.setattr("source_meta_capi.push.decoder_pool.RecordDecoderPool.__init__", no_semaphores)
     lazy = LazyDecoderPool(1, SCHEMAS)
     assert lazy.get() is None and lazy.get() is None
     lazy.close()
@@ -119,8 +119,8 @@ def test_a_host_that_cannot_start_processes_falls_back_to_in_thread_checks(monke
 )
 @pytest.mark.parametrize("account", ["act_1", None])
 def test_a_spliced_or_re_encoded_line_holds_exactly_the_record_check_object_built(staged: bytes, account: Any) -> None:
-    from source_meta_capi.record_decoder_pool import _record_lines
-    from source_meta_capi.staged_object_checks import CheckedObject
+    from source_meta_capi.push.decoder_pool import _record_lines
+    from source_meta_capi.push.object_checks import CheckedObject
 
     scope = ObjectScope("delivered_events", True, "111", account, frozenset(), 'events/k"ey.jsonl.gz')
     record = orjson.loads(staged)
@@ -139,16 +139,16 @@ def test_workers_end_when_the_sync_process_is_killed(tmp_path) -> None:
     script = tmp_path / "sync.py"
     script.write_text(
         "import os, sys\n"
-        "from source_meta_capi.push_streams import load_schema\n"
-        "from source_meta_capi.record_decoder_pool import RecordDecoderPool\n"
-        "from unit_tests.test_record_decoder_pool import _object, _scope\n"
+        "from source_meta_capi.push.streams import load_schema\n"
+        "from source_meta_capi.push.decoder_pool import RecordDecoderPool\n"
+        "from unit_tests.push.test_decoder_pool import _object, _scope\n"
         "if __name__ == '__main__':\n"
         "    pool = RecordDecoderPool(1, {'delivered_events': load_schema('delivered_events')})\n"
         "    pool.decode(_scope('111', 1), _object('111', ['a']))\n"
         "    print(*pool._executors[0]._processes, flush=True)\n"
         "    os.kill(os.getpid(), 9)\n"
     )
-    root = str(Path(__file__).resolve().parent.parent)
+    root = str(Path(__file__).resolve().parents[2])
     done = subprocess.run(
         [sys.executable, str(script)],
         capture_output=True,
@@ -168,3 +168,18 @@ def test_workers_end_when_the_sync_process_is_killed(tmp_path) -> None:
         time.sleep(0.1)
     os.kill(worker, signal.SIGKILL)
     raise AssertionError("the decoder worker outlived the killed sync process")
+
+
+def test_given_a_fresh_interpreter_when_the_worker_modules_load_then_airbyte_cdk_stays_out() -> None:
+    # The decoder workers are spawned interpreters: the CDK would cost each one start-up time and memory.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import source_meta_capi.push.decoder_pool, source_meta_capi.push.object_checks\n"
+        "import source_meta_capi.push.record_checks\n"
+        "print(sorted(m for m in sys.modules if m.startswith('airbyte')))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.strip() == "[]"

@@ -5,13 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
-# The user_data keys Meta matches on (fact sheet §3.1). An event with none of them cannot be
-# attributed, which is what the drift alarm is for.
-MATCH_KEYS = (
-    "em", "ph", "fn", "ln", "ge", "db", "ct", "st", "zp", "country", "external_id",
-    "client_ip_address", "client_user_agent", "fbc", "fbp", "subscription_id", "fb_login_id",
-    "lead_id", "anon_id", "madid", "page_id", "page_scoped_user_id", "ctwa_clid", "ig_account_id", "ig_sid",
-)  # fmt: skip
+from source_meta_capi.capi.event_fields import MATCH_KEYS
+
 ATTRIBUTION_FIELDS = ("event_id", "event_time", "event_name", "action_source")
 
 _MAX_SIGNATURES = 4096
@@ -122,9 +117,10 @@ def attribution_drift(record: Mapping[str, Any]) -> Optional[DriftFinding]:
 
 
 def _has_match_key(user_data: Mapping[str, Any]) -> bool:
-    get = user_data.get
-    # A plain loop rather than any(<genexpr>): no generator frame per staged event.
-    for key in MATCH_KEYS:  # noqa: SIM110
-        if get(key) not in _NO_MATCH_KEY:
+    """Whether any key Meta matches on carries a value; an event without one cannot be attributed."""
+    # Over the event's few keys rather than all match keys, and a plain loop rather than
+    # any(<genexpr>): no generator frame per staged event.
+    for key, value in user_data.items():  # noqa: SIM110
+        if key in MATCH_KEYS and value not in _NO_MATCH_KEY:
             return True
     return False

@@ -4,14 +4,12 @@ reading the staging bucket, one partition per pixel and arrival hour."""
 from __future__ import annotations
 
 import copy
-import gc
 import json
 import logging
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from importlib import resources
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any, Iterable, Mapping, NamedTuple, Optional
 
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
@@ -23,18 +21,18 @@ from airbyte_cdk.sources.streams.concurrent.partitions.partition_generator impor
 from airbyte_cdk.sources.types import Record
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_meta_capi import raw_record_output
 from source_meta_capi.config import SourceConfig, StagingConfig
-from source_meta_capi.push_cursor import ArrivalWatermarkCursor
-from source_meta_capi.record_checks import DriftFinding, RecordTypeChecker
-from source_meta_capi.record_decoder_pool import DecoderPoolError, LazyDecoderPool
-from source_meta_capi.staged_object_checks import Corruption, Finding, ObjectScope, check_object
+from source_meta_capi.push import raw_output
+from source_meta_capi.push.cursor import ArrivalWatermarkCursor
+from source_meta_capi.push.decoder_pool import DecoderPoolError, LazyDecoderPool
+from source_meta_capi.push.object_checks import Finding, ObjectScope, check_object
+from source_meta_capi.push.record_checks import DriftFinding, RecordTypeChecker
+from source_meta_capi.push.sync_report import SyncReport
 from source_meta_capi.staging.identity_filter import IdentityFilter
 from source_meta_capi.staging.keys import ObjectKey, ObjectKind, arrival_floor_key
 from source_meta_capi.staging.reader import HourPrefix, StagingReader
-from source_meta_capi.staging.records import CorruptObjectError
-from source_meta_capi.staging.store import StoreAccessError, StoreError
-from source_meta_capi.sync_report import SyncReport
+from source_meta_capi.staging.records import CURSOR_FIELD
+from source_meta_capi.staging.store import CorruptObjectError, StoreAccessError, StoreError
 
 
 @dataclass(frozen=True)
@@ -44,14 +42,20 @@ class PushStreamSpec:
     name: str
     kind: ObjectKind
     primary_key: tuple[str, ...]
-    cursor_field: str
+
+    @property
+    def cursor_field(self) -> str:
+        """The envelope field the staging writer stamps with the object's arrival time."""
+        return CURSOR_FIELD[self.kind]
 
 
+# The one place the push streams' names (= their schemas/<name>.json) and primary keys are defined.
 PUSH_STREAMS = (
-    PushStreamSpec("delivered_events", ObjectKind.EVENTS, ("pixel_id", "event_id", "event_time"), "received_at"),
-    PushStreamSpec("delivery_statuses", ObjectKind.STATUSES, ("pixel_id", "batch_id", "attempt"), "recorded_at"),
-    PushStreamSpec("dead_letters", ObjectKind.DEAD_LETTERS, ("dead_letter_id",), "recorded_at"),
+    PushStreamSpec("delivered_events", ObjectKind.EVENTS, ("pixel_id", "event_id", "event_time")),
+    PushStreamSpec("delivery_statuses", ObjectKind.STATUSES, ("pixel_id", "batch_id", "attempt")),
+    PushStreamSpec("dead_letters", ObjectKind.DEAD_LETTERS, ("dead_letter_id",)),
 )
+EVENTS_STREAM = next(spec for spec in PUSH_STREAMS if spec.kind is ObjectKind.EVENTS)
 
 logger = logging.getLogger("airbyte.source_meta_capi")
 
@@ -70,7 +74,7 @@ def load_schema(stream_name: str) -> dict[str, Any]:
 
 def events_schema(config: SourceConfig) -> dict[str, Any]:
     """delivered_events with every pixel's configured custom_data properties merged in."""
-    schema = copy.deepcopy(load_schema("delivered_events"))
+    schema = copy.deepcopy(load_schema(EVENTS_STREAM.name))
     custom = schema["properties"]["custom_data"]["properties"]
     for pixel in config.pixels:
         for name, json_type in sorted(pixel.custom_data_properties.items()):
@@ -88,7 +92,7 @@ class StagedHourPartition(Partition):
 
     def __init__(
         self,
-        stream: _PushStreamReader,
+        stream: PushStreamReader,
         hour: HourPrefix,
         partition_id: int,
         after_key: Optional[str],
@@ -119,8 +123,8 @@ class StagedHourPartition(Partition):
         return self._after_key
 
 
-class _PushStreamReader(PartitionGenerator):
-    """Generates the partitions of one push stream and reads them."""
+class PushStreamReader(PartitionGenerator):
+    """Generates the partitions of one push stream and reads them; `close()` after the read."""
 
     def __init__(
         self,
@@ -141,7 +145,7 @@ class _PushStreamReader(PartitionGenerator):
         self._reader = reader
         self._cursor = cursor
         self._incremental = incremental
-        # Late writers: only objects stamped before now - settle are final (see push_cursor.py).
+        # Late writers: only objects stamped before now - settle are final (see cursor.py).
         self._arrived_before = now - timedelta(seconds=staging.settle_seconds) if incremental else None
         self._report = report
         self._checker = RecordTypeChecker(schema)
@@ -164,7 +168,6 @@ class _PushStreamReader(PartitionGenerator):
                 raise _store_failure(error, f"list {self.spec.name} of pixel {pixel.pixel_id}") from error
 
     def read_hour(self, partition: StagedHourPartition) -> Iterable[Record]:
-        _freeze_startup_heap()
         name = self.spec.name
         pixel_id = partition.pixel_id
         pixel = self._config.pixel(pixel_id)
@@ -172,8 +175,8 @@ class _PushStreamReader(PartitionGenerator):
         event_types = pixel.event_types if pixel else frozenset()
         is_events = self.spec.kind is ObjectKind.EVENTS
         report = self._report
-        # Raw records only when the console entry point writes them (see raw_record_output.py).
-        pool = self._decoders if self._decoders is not None and raw_record_output.enabled() else None
+        # Raw records only when the console entry point writes them (see raw_output.py).
+        pool = self._decoders if self._decoders is not None and raw_output.enabled() else None
         for staged in partition.objects:
             key = staged.key
             try:
@@ -195,7 +198,7 @@ class _PushStreamReader(PartitionGenerator):
             if encoded is not None:
                 self._replay(name, encoded.findings)
                 counts = (encoded.readable, encoded.filtered_by_event_type, encoded.repeats_dropped)
-                records = [raw_record_output.raw_record(line) for line in encoded.records()]
+                records = [raw_output.raw_record(line) for line in encoded.records()]
             else:
                 checked = check_object(scope, data, self._checker, self._identities)
                 self._replay(name, checked.findings)
@@ -222,8 +225,8 @@ class _PushStreamReader(PartitionGenerator):
     def _replay(self, stream: str, findings: list[Finding]) -> None:
         """Count and log an object's findings in line order; raise on the first one the policy fails on."""
         for finding in findings:
-            if isinstance(finding, Corruption):
-                self._corrupt(stream, finding.error())
+            if isinstance(finding, CorruptObjectError):
+                self._corrupt(stream, finding)
             else:
                 self._report_drift(finding)
 
@@ -277,32 +280,11 @@ class _PushStreamReader(PartitionGenerator):
             )
 
     def close(self) -> None:
+        """Release the identity filter's file and stop the decoder processes (idempotent)."""
         if self._identities is not None:
             self._identities.close()
         if self._decoders is not None:
             self._decoders.close()
-
-
-_heap_frozen = threading.Lock()
-_heap_is_frozen = False
-
-
-def _freeze_startup_heap() -> None:
-    """Move every object alive when records start flowing out of the garbage collector's reach.
-
-    Those objects (imported modules, the parsed manifest and its models, schemas) live for the
-    whole sync. Without this, each full collection walks all of them again, and the short-lived
-    containers of the parsed records trigger one every ~25k records: measured at ~1.1 s of GC per
-    100k records, a third of the sync (docs/benchmarks.md). Once per process, so a long-lived
-    host running several syncs freezes only its start-up heap.
-    """
-    global _heap_is_frozen
-    if _heap_is_frozen:
-        return
-    with _heap_frozen:
-        if not _heap_is_frozen:
-            gc.freeze()
-            _heap_is_frozen = True
 
 
 def _store_failure(error: StoreError, action: str) -> AirbyteTracedException:
@@ -310,6 +292,13 @@ def _store_failure(error: StoreError, action: str) -> AirbyteTracedException:
     return AirbyteTracedException(
         message=f"Cannot {action}: {error}", internal_message=repr(error), failure_type=failure
     )
+
+
+class PushStream(NamedTuple):
+    """A push stream for the CDK, and its reader, which the source closes after the read."""
+
+    stream: DefaultStream
+    reader: PushStreamReader
 
 
 def build_push_streams(
@@ -320,11 +309,11 @@ def build_push_streams(
     incremental_streams: frozenset[str],
     report: SyncReport,
     now: Optional[datetime] = None,
-) -> list[DefaultStream]:
+) -> list[PushStream]:
     """The three push streams for a config with `staging`."""
     assert config.staging is not None
     moment = now or utc_now()
-    streams = []
+    streams: list[PushStream] = []
     schemas = {
         spec.name: events_schema(config) if spec.kind is ObjectKind.EVENTS else load_schema(spec.name)
         for spec in PUSH_STREAMS
@@ -335,7 +324,7 @@ def build_push_streams(
         schema = schemas[spec.name]
         stream_state = state_manager.get_stream_state(spec.name, None) or {}
         cursor = ArrivalWatermarkCursor(spec.name, spec.cursor_field, stream_state, message_repository, state_manager)
-        generator = _PushStreamReader(
+        generator = PushStreamReader(
             spec,
             config,
             config.staging,
@@ -347,15 +336,14 @@ def build_push_streams(
             schema,
             decoders,
         )
-        streams.append(
-            DefaultStream(
-                partition_generator=generator,
-                name=spec.name,
-                json_schema=schema,
-                primary_key=list(spec.primary_key),
-                cursor_field=CursorField(spec.cursor_field),
-                logger=logger,
-                cursor=cursor,
-            )
+        stream = DefaultStream(
+            partition_generator=generator,
+            name=spec.name,
+            json_schema=schema,
+            primary_key=list(spec.primary_key),
+            cursor_field=CursorField(spec.cursor_field),
+            logger=logger,
+            cursor=cursor,
         )
+        streams.append(PushStream(stream, generator))
     return streams

@@ -1,11 +1,11 @@
 """Worker processes that decode, check and re-encode staged objects for the console entry point.
 
 Why processes: the CDK spends ~15 us per record on its main thread (queue, message, counts,
-output) and our own per-record work (gunzip, JSON parsing, checks, identity filter: ~10 us) ran
-on worker threads that share one GIL with it, so a sync ran at ~0.5x the speed of a bare CDK
-stream (docs/benchmarks.md). Here that work runs beside the CDK on another core, and each
-record comes back as the exact JSON the CDK would have written, which the console entry point
-emits without parsing it again (`raw_record_output.py`).
+output), and our own per-record work (gunzip, JSON parsing, checks, identity filter: ~10 us) on
+the CDK's worker threads shares one GIL with it: about half the speed of a bare CDK stream
+(docs/benchmarks.md). Here that work runs beside the CDK on another core, and each record comes
+back as the exact JSON the CDK would have written, which the console entry point emits without
+parsing it again (`raw_output.py`).
 
 Identities are deduplicated inside the workers: every object of a pixel goes to the same worker
 (the pixel is part of the identity), so the filter stays exact.
@@ -29,8 +29,8 @@ from typing import Any, Mapping, Optional
 
 import orjson
 
-from source_meta_capi.record_checks import RecordTypeChecker
-from source_meta_capi.staged_object_checks import CheckedObject, Finding, ObjectScope, check_object
+from source_meta_capi.push.object_checks import CheckedObject, Finding, ObjectScope, check_object
+from source_meta_capi.push.record_checks import RecordTypeChecker
 from source_meta_capi.staging.identity_filter import DEFAULT_MEMORY_ENTRIES, IdentityFilter
 
 logger = logging.getLogger("airbyte.source_meta_capi")

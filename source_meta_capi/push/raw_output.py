@@ -1,6 +1,6 @@
 """Writing records that are already JSON: the console entry point's fast path.
 
-When the record decoder processes (`record_decoder_pool.py`) check a staged object, they send
+When the record decoder processes (`decoder_pool.py`) check a staged object, they send
 each accepted record back as the exact JSON bytes of its data. Parsing them back into dicts on
 the main process only for the CDK to serialise them again would put the per-record work we
 moved off the main process's GIL right back on it. So such a record travels through the CDK as
@@ -11,6 +11,9 @@ Only the console entry point (`run.py`) installs the writer, and the push stream
 records only while it is installed (`enabled()`), so in-process callers (the CDK's test
 entrypoint, PyAirbyte's in-process mode, our tests) always get ordinary dicts. A raw record that
 reached the CDK's own writer would fail loudly (bytes are not JSON), never be written wrongly.
+
+Both the patched method and the RECORD line layout are CDK internals, which is why pyproject.toml
+pins airbyte-cdk to one minor version; the unit tests compare our bytes with the CDK's own.
 """
 
 from __future__ import annotations

@@ -6,10 +6,11 @@ import gzip
 import json
 from typing import Any
 
-from source_meta_capi.push_streams import load_schema
-from source_meta_capi.record_checks import DriftFinding, RecordTypeChecker
-from source_meta_capi.staged_object_checks import Corruption, ObjectScope, check_object
+from source_meta_capi.push.object_checks import ObjectScope, check_object
+from source_meta_capi.push.record_checks import DriftFinding, RecordTypeChecker
+from source_meta_capi.push.streams import load_schema
 from source_meta_capi.staging.identity_filter import IdentityFilter
+from source_meta_capi.staging.store import CorruptObjectError
 
 PIXEL = "1234567890"
 KEY = f"events/pixel_id={PIXEL}/date=2026-11-26/hour=10/20261126T100000000000Z-w-0000000000000000.jsonl.gz"
@@ -75,10 +76,15 @@ def test_findings_come_in_line_order_and_bad_lines_are_not_emitted():
     checked = check_object(_scope(), body, CHECKER, IdentityFilter())
     assert [r["event_id"] for r in checked.records] == ["a", "d", "e"]
     kinds = [(type(f).__name__, getattr(f, "line", None)) for f in checked.findings]
-    assert kinds == [("Corruption", 2), ("Corruption", 3), ("Corruption", 4), ("DriftFinding", None)]
+    assert kinds == [
+        ("CorruptObjectError", 2),
+        ("CorruptObjectError", 3),
+        ("CorruptObjectError", 4),
+        ("DriftFinding", None),
+    ]
     corrupt = checked.findings[2]
-    assert isinstance(corrupt, Corruption) and "field event_time has JSON type str" in corrupt.reason
-    assert corrupt.error().key == KEY and corrupt.error().line == 4
+    assert isinstance(corrupt, CorruptObjectError) and "field event_time has JSON type str" in corrupt.reason
+    assert corrupt.key == KEY and corrupt.line == 4
     drift = checked.findings[3]
     assert isinstance(drift, DriftFinding) and drift.event_id == "d" and drift.missing == ("action_source",)
 

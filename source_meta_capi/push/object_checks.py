@@ -1,7 +1,7 @@
 """The checks one staged object goes through before its records are emitted.
 
 Pure (no airbyte_cdk): the same function runs on the connector's worker threads and in the
-record decoder processes (`record_decoder_pool.py`), so both paths accept, drop and report
+record decoder processes (`decoder_pool.py`), so both paths accept, drop and report
 exactly the same records.
 """
 
@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from itertools import compress
-from typing import Any, NamedTuple, Optional
+from typing import Any, Optional
 
-from source_meta_capi.record_checks import DriftFinding, RecordTypeChecker, attribution_drift
+from source_meta_capi.push.record_checks import DriftFinding, RecordTypeChecker, attribution_drift
 from source_meta_capi.staging.identity_filter import IdentityFilter
-from source_meta_capi.staging.records import CorruptObjectError, decode_lines, object_lines
+from source_meta_capi.staging.records import decode_lines, object_lines
+from source_meta_capi.staging.store import CorruptObjectError
 
 
 @dataclass(frozen=True)
@@ -28,23 +29,8 @@ class ObjectScope:
     key: str
 
 
-class Corruption(NamedTuple):
-    """A CorruptObjectError as plain values (exceptions with custom constructors do not pickle)."""
-
-    key: str
-    reason: str
-    line: Optional[int]
-
-    @staticmethod
-    def of(error: CorruptObjectError) -> Corruption:
-        return Corruption(error.key, error.reason, error.line)
-
-    def error(self) -> CorruptObjectError:
-        return CorruptObjectError(self.key, self.reason, self.line)
-
-
 # A problem found in an object, in line order: corrupt data or an event lacking attribution fields.
-Finding = Corruption | DriftFinding
+Finding = CorruptObjectError | DriftFinding
 
 
 @dataclass
@@ -75,7 +61,7 @@ def check_object(
     try:
         raw_lines = object_lines(key, data)
     except CorruptObjectError as error:
-        findings.append(Corruption.of(error))
+        findings.append(error)
         checked.readable = False
         return checked
     problem_of = checker.problem
@@ -86,15 +72,15 @@ def check_object(
         record = line.record
         if record is None:
             assert line.error is not None
-            findings.append(Corruption.of(line.error))
+            findings.append(line.error)
             continue
         get = record.get
         if get("pixel_id") != pixel_id:
-            findings.append(Corruption(key, "pixel_id does not match the object's key", line.line))
+            findings.append(CorruptObjectError(key, "pixel_id does not match the object's key", line.line))
             continue
         problem = problem_of(record)
         if problem is not None:
-            findings.append(Corruption(key, f"record fails the {scope.stream} schema: {problem}", line.line))
+            findings.append(CorruptObjectError(key, f"record fails the {scope.stream} schema: {problem}", line.line))
             continue
         if scope.is_events:
             if event_types and get("event_name") not in event_types:

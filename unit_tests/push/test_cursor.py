@@ -1,7 +1,7 @@
 from types import SimpleNamespace
 from unittest.mock import MagicMock
 
-from source_meta_capi.push_cursor import ArrivalWatermarkCursor
+from source_meta_capi.push.cursor import ArrivalWatermarkCursor
 
 KEY = "events/pixel_id=1/date=2026-11-26/hour={h:02d}/20261126T{h:02d}0000000000Z-w-0000000000000000.jsonl.gz"
 
