@@ -71,7 +71,7 @@ _LOGGED_REJECTIONS = 50
 
 class _OrjsonResponse(JSONResponse):
     """The same JSON as Starlette's JSONResponse (compact, UTF-8), serialized by orjson: the
-    stdlib encoder was a visible share of the per-request CPU."""
+    stdlib encoder is a visible share of the per-request CPU."""
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content)
