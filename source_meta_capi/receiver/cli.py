@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import Any, Optional
 
 from source_meta_capi.receiver import json_logging
-from source_meta_capi.receiver.settings import ENV_VARS, SettingsError, load_settings
+from source_meta_capi.receiver.settings import SettingsError, env_table_markdown, load_settings
 from source_meta_capi.receiver.signatures import sign_hub, sign_standard_webhook
 
 
@@ -279,9 +279,7 @@ def _send_sample(args: argparse.Namespace) -> int:
 
 
 def _env(args: argparse.Namespace) -> int:
-    _out("| Variable | Default | Meaning |\n| --- | --- | --- |")
-    for name, (default, meaning) in ENV_VARS.items():
-        _out(f"| `{name}` | `{default}` | {meaning} |" if default else f"| `{name}` | — | {meaning} |")
+    sys.stdout.write(env_table_markdown())
     return 0
 
 
