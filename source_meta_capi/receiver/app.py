@@ -3,12 +3,13 @@
 `POST /v1/pixels/{pixel_id}/events` answers 2xx only after the batch is durably staged. The
 endpoint is a straight path of steps: pixel id (400) → Content-Encoding (415) → body size (413
 before reading it all) → signature over the raw bytes (401) → pixel allowlist (404, after
-authentication so pixels cannot be probed) → parse (400/415) → validate + normalize (422 when
-nothing is usable) → claim and stage, claim first (a retry loses the claim and gets the original
-answer replayed, or 409 while it is in flight; 503 + Retry-After on store failure) → forward (per
-META_CAPI_FORWARD_MODE) → answer. A step that refuses raises `ApiError`; `_Endpoint.handle`
-renders it as `{"error": {code, message, pixel_id, event_ids, field, request_id, …}}` and counts
-the answer. The operations routes live in ops_routes.py.
+authentication so pixels cannot be probed) → parse (400/415) → validate + normalize, refusing
+every event of a test_event_code request for a pixel META_CAPI_TEST_EVENT_PIXELS does not list
+(422 when nothing is usable) → claim and stage, claim first (a retry loses the claim and gets
+the original answer replayed, or 409 while it is in flight; 503 + Retry-After on store failure)
+→ forward (per META_CAPI_FORWARD_MODE) → answer. A step that refuses raises `ApiError`;
+`_Endpoint.handle` renders it as `{"error": {code, message, pixel_id, event_ids, field,
+request_id, …}}` and counts the answer. The operations routes live in ops_routes.py.
 
 Logs: one "batch staged" line per group commit (group_commit.py), and one line per request that
 is refused, has rejected events, is replayed, is in progress or fails.
@@ -45,6 +46,7 @@ from source_meta_capi.receiver.http_messages import (
 from source_meta_capi.receiver.json_logging import log
 from source_meta_capi.receiver.ops_routes import ops_routes
 from source_meta_capi.receiver.pipeline import (
+    TEST_EVENT_FIELD,
     BodyError,
     Intake,
     RequestContext,
@@ -202,6 +204,7 @@ class _Endpoint:
             self.rt.wall_clock(),
             default_country=settings.default_country,
             salt=settings.pseudonymize_salt,
+            test_events_allowed=settings.allows_test_events(context.pixel_id),
         )
 
     async def _stage_and_answer(self, intake: Intake, idempotency_key: str) -> Response:
@@ -220,6 +223,8 @@ class _Endpoint:
             raise _unavailable(context, rt.retry_after_s) from None
         if outcome.status != COMMITTED:
             return self._answer_repeat(outcome, context)
+        if intake.test_event_code is not None:
+            self._count_test_events(intake)
         if intake.rejections:
             self._log_rejections(intake)
         forwarding = await self._forward(intake)
@@ -259,6 +264,14 @@ class _Endpoint:
             return {"mode": mode, **result.as_json()}
         queued = rt.background is not None and rt.background.submit(batch)
         return {"mode": mode, "status": "queued" if queued else "left_to_redrive"}
+
+    def _count_test_events(self, intake: Intake) -> None:
+        metrics, pixel = self.rt.metrics, intake.context.pixel_id
+        refused = sum(1 for rejection in intake.rejections if rejection.field == TEST_EVENT_FIELD)
+        if intake.accepted:
+            metrics.child(metrics.test_events, pixel, "accepted").inc(len(intake.accepted))
+        if refused:
+            metrics.child(metrics.test_events, pixel, "refused").inc(refused)
 
     def _log_rejections(self, intake: Intake) -> None:
         """A line per request with rejected events, saying why (the group's "batch staged" line

@@ -43,6 +43,9 @@ from source_meta_capi.staging.store import S3Options
 
 FORWARD_MODES = ("inline", "background", "off")
 DEFAULT_STAGING_URL = "./meta-capi-staging"
+# META_CAPI_TEST_EVENT_PIXELS value meaning every pixel; the default, so senders that pass
+# test_event_code keep working until an operator lists the test pixels.
+ALL_PIXELS = "*"
 ENV_PREFIX = "META_CAPI_"
 
 _WRITER = re.compile(r"[a-z0-9]{1,32}")
@@ -145,6 +148,12 @@ class ReceiverSettings(BaseModel):
     )
     pixel_ids: frozenset[str] = _env(
         "META_CAPI_PIXEL_IDS", frozenset(), "Comma-separated pixel ids accepted; empty = any pixel id (digits only)."
+    )
+    test_event_pixels: frozenset[str] = _env(
+        "META_CAPI_TEST_EVENT_PIXELS",
+        ALL_PIXELS,
+        "Pixels allowed to receive test events (requests with test_event_code): comma-separated pixel ids, or * for every pixel. Production deployments should list only their test pixels: a test_event_code for any other pixel is refused per event (422 when nothing is left) and dead-lettered.",
+        validate_default=True,
     )
     access_tokens: Mapping[str, str] = _env(
         "META_CAPI_ACCESS_TOKENS",
@@ -270,6 +279,10 @@ class ReceiverSettings(BaseModel):
         """Whether requests for `pixel_id` are accepted (any pixel when no allowlist is set)."""
         return not self.pixel_ids or pixel_id in self.pixel_ids
 
+    def allows_test_events(self, pixel_id: str) -> bool:
+        """Whether requests with a test_event_code are accepted for `pixel_id`."""
+        return ALL_PIXELS in self.test_event_pixels or pixel_id in self.test_event_pixels
+
     def access_token(self, pixel_id: str) -> Optional[str]:
         """The token used to forward `pixel_id`'s events, if forwarding is configured for it."""
         return self.access_tokens.get(pixel_id)
@@ -322,6 +335,19 @@ class ReceiverSettings(BaseModel):
         for pixel in value:
             if not is_pixel_id(pixel):
                 raise ValueError(f"{pixel!r} is not a pixel id ({PIXEL_ID_RULE})")
+        return value
+
+    @field_validator("test_event_pixels", mode="before")
+    @classmethod
+    def _parse_test_event_pixels(cls, value: Any) -> Any:
+        return frozenset(_csv(value)) if isinstance(value, str) else value
+
+    @field_validator("test_event_pixels")
+    @classmethod
+    def _check_test_event_pixels(cls, value: frozenset[str]) -> frozenset[str]:
+        for pixel in value:
+            if pixel != ALL_PIXELS and not is_pixel_id(pixel):
+                raise ValueError(f"{pixel!r} is neither a pixel id ({PIXEL_ID_RULE}) nor {ALL_PIXELS}")
         return value
 
     @field_validator("access_tokens", mode="before")

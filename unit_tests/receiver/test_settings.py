@@ -191,3 +191,11 @@ def test_env_table_lists_each_variable_with_its_default() -> None:
     )
     assert any(line.startswith("| `META_CAPI_FORWARD_DEADLINE_S` | `3` |") for line in table)
     assert any(line.startswith("| `META_CAPI_WEBHOOK_SECRETS` | — |") for line in table)
+
+
+def test_given_test_event_pixels_when_loading_then_only_those_take_test_events() -> None:
+    assert load().allows_test_events("123")
+    listed = load(META_CAPI_TEST_EVENT_PIXELS="111, 222")
+    assert listed.allows_test_events("222") and not listed.allows_test_events("333")
+    with pytest.raises(SettingsError, match="META_CAPI_TEST_EVENT_PIXELS"):
+        load(META_CAPI_TEST_EVENT_PIXELS="111,all")
