@@ -14,7 +14,7 @@ help:
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,receiver]'
 	@rm -f $(VENV)/.installed-*; touch $(STAMP)
 
 ## Create .venv and install the project with its development tools (again only when pyproject.toml changes).

@@ -18,8 +18,8 @@ Size budget (checked; the build fails above it): the zip at most `ZIP_BUDGET_BYT
 most `UNPACKED_BUDGET_BYTES`. Lambda's own limits are 50 MB zipped for a direct upload and 250 MB
 unpacked; the budget keeps cold starts short and leaves room. Data the receiver never reads is
 pruned (see `PRUNED`): phone-number geocoding/carrier/time-zone data, pycountry's translations,
-and botocore's models of services other than the ones the receiver and the SDK's credential
-chain call.
+pydantic's v1 API, experimental APIs and mypy plugin, and botocore's models of services other
+than the ones the receiver and the SDK's credential chain call.
 """
 
 from __future__ import annotations
@@ -63,6 +63,9 @@ PRUNED = (
     "phonenumbers/carrierdata",  # phonenumbers.carrier: never imported
     "phonenumbers/tzdata",  # phonenumbers.timezone: never imported
     "pycountry/locales",  # translations of country names; lookups read pycountry/databases
+    "pydantic/v1",  # the pydantic 1 API, loaded only for models written against it (none here)
+    "pydantic/experimental",  # opt-in APIs the settings model does not use
+    "pydantic/mypy.py",  # the mypy plugin: type checking, not runtime
 )
 
 

@@ -15,8 +15,19 @@ import json
 import sys
 from typing import Any
 
-WATCHED = ("source_meta_capi", "starlette", "mangum", "boto3", "botocore", "orjson", "phonenumbers", "pycountry")
-FORBIDDEN = ("airbyte_cdk", "airbyte_protocol", "uvicorn", "pydantic", "pendulum")
+WATCHED = (
+    "source_meta_capi",
+    "starlette",
+    "mangum",
+    "boto3",
+    "botocore",
+    "orjson",
+    "phonenumbers",
+    "pycountry",
+    "pydantic",
+    "pydantic_core",
+)
+FORBIDDEN = ("airbyte_cdk", "airbyte_protocol", "uvicorn", "pendulum")
 
 
 class FakeContext:

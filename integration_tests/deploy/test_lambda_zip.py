@@ -258,8 +258,17 @@ def hashes_in(value: Any) -> Iterator[str]:
 def test_given_package_when_listing_it_then_receiver_only_within_budget(lambda_package: BuiltPackage) -> None:
     build = _deploy_module("build_lambda_zip")
     top = {path.name for path in lambda_package.unpacked.iterdir()}
-    assert {"source_meta_capi", "starlette", "mangum", "boto3", "botocore", "orjson"} <= top
-    assert not top & {"airbyte_cdk", "uvicorn", "pydantic", "pendulum", "moto", "pytest"}
+    assert {
+        "source_meta_capi",
+        "starlette",
+        "mangum",
+        "boto3",
+        "botocore",
+        "orjson",
+        "pydantic",
+        "pydantic_core",
+    } <= top
+    assert not top & {"airbyte_cdk", "uvicorn", "pendulum", "moto", "pytest"}
     package = {path.name for path in (lambda_package.unpacked / "source_meta_capi").iterdir()}
     assert package == {"__init__.py", "__pycache__", "receiver", "capi", "staging"}
     summary = lambda_package.summary
@@ -312,7 +321,9 @@ def test_given_fresh_interpreter_when_invoked_with_v1_and_v2_events_then_staged_
     assert not report["site_loaded"]
     assert not any("site-packages" in entry for entry in report["sys_path"]), report["sys_path"]
     assert_loaded_from_package(
-        report, lambda_package, ["source_meta_capi", "starlette", "mangum", "orjson", "phonenumbers", "pycountry"]
+        report,
+        lambda_package,
+        ["source_meta_capi", "starlette", "mangum", "orjson", "phonenumbers", "pycountry", "pydantic", "pydantic_core"],
     )
     assert report["forbidden_loaded"] == [] and report["forbidden_importable"] == []
     assert report["source_modules_loaded"] == []

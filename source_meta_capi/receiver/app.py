@@ -1,13 +1,16 @@
 """The receiver's HTTP API (Starlette): the same app under uvicorn and under Lambda (Mangum).
 
-`POST /v1/pixels/{pixel_id}/events` answers 2xx only after the batch is durably staged. Order of
-checks: pixel id → body size (413 before reading it all) → signature over the raw bytes (401)
-→ pixel allowlist (404, after authentication so pixels cannot be probed) → parse (400/415) →
-validate + normalize (422 when nothing is usable) → claim and stage, claim first (a retry loses
-the claim and gets the original answer replayed, or 409 while it is in flight; 503 + Retry-After
-on store failure) → forward (per META_CAPI_FORWARD_MODE) → answer.
+`POST /v1/pixels/{pixel_id}/events` answers 2xx only after the batch is durably staged. The
+endpoint is a straight path of steps: pixel id (400) → Content-Encoding (415) → body size (413
+before reading it all) → signature over the raw bytes (401) → pixel allowlist (404, after
+authentication so pixels cannot be probed) → parse (400/415) → validate + normalize, refusing
+every event of a test_event_code request for a pixel META_CAPI_TEST_EVENT_PIXELS does not list
+(422 when nothing is usable) → claim and stage, claim first (a retry loses the claim and gets
+the original answer replayed, or 409 while it is in flight; 503 + Retry-After on store failure)
+→ forward (per META_CAPI_FORWARD_MODE) → answer. A step that refuses raises `ApiError`;
+`_Endpoint.handle` renders it as `{"error": {code, message, pixel_id, event_ids, field,
+request_id, …}}` and counts the answer. The operations routes live in ops_routes.py.
 
-Every error answer is `{"error": {code, message, pixel_id, event_ids, field, request_id}}`.
 Logs: one "batch staged" line per group commit (group_commit.py), and one line per request that
 is refused, has rejected events, is replayed, is in progress or fails.
 """
@@ -15,6 +18,7 @@ is refused, has rejected events, is replayed, is in progress or fails.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -31,16 +35,18 @@ from source_meta_capi.capi.graph_api import PIXEL_ID_RULE
 from source_meta_capi.receiver.forwarding import ForwardBatch
 from source_meta_capi.receiver.group_commit import COMMITTED, REPLAYED, CommitOutcome, GroupAbandonedError
 from source_meta_capi.receiver.http_messages import (
+    ApiError,
     PayloadTooLargeError,
     RequestHeaders,
     answer_for,
-    error_response,
     read_limited,
     request_id_of,
     signature_headers,
 )
 from source_meta_capi.receiver.json_logging import log
+from source_meta_capi.receiver.ops_routes import ops_routes
 from source_meta_capi.receiver.pipeline import (
+    TEST_EVENT_FIELD,
     BodyError,
     Intake,
     RequestContext,
@@ -51,7 +57,7 @@ from source_meta_capi.receiver.pipeline import (
 )
 from source_meta_capi.receiver.runtime import ReceiverRuntime, build_runtime
 from source_meta_capi.receiver.settings import ReceiverSettings, load_settings
-from source_meta_capi.receiver.signatures import SignatureError, SignaturePolicy
+from source_meta_capi.receiver.signatures import SignatureError, SignaturePolicy, VerifiedSignature
 from source_meta_capi.staging.keys import InvalidKeySegmentError, validate_pixel_id
 from source_meta_capi.staging.store import StoreError
 
@@ -61,21 +67,21 @@ _INLINE_PROCESSING_BYTES = 64 * 1024
 # Fields whose absence breaks attribution: counted as schema drift when an event lacks them (a
 # missing event_id is not among them: the receiver derives one).
 _ATTRIBUTION_FIELDS = frozenset({"event_name", "event_time", "action_source", "user_data"})
-_STORE_RETRY_AFTER_S = 5
 # Rejections named per "events rejected" line (the answer lists them all).
 _LOGGED_REJECTIONS = 50
 
 
 class _OrjsonResponse(JSONResponse):
     """The same JSON as Starlette's JSONResponse (compact, UTF-8), serialized by orjson: the
-    stdlib encoder was a visible share of the per-request CPU."""
+    stdlib encoder is a visible share of the per-request CPU."""
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content)
 
 
 class _Endpoint:
-    """The events endpoint, bound to one runtime."""
+    """The events endpoint, bound to one runtime: a straight path of steps, each of which either
+    returns what the next needs or raises ApiError; `handle` renders that error."""
 
     def __init__(self, runtime: ReceiverRuntime) -> None:
         self.rt = runtime
@@ -89,7 +95,10 @@ class _Endpoint:
         started = time.monotonic()
         headers = RequestHeaders.of(request)
         request_id = request_id_of(headers)
-        response = await self._handle(request, headers, request_id)
+        try:
+            response = await self._answer(request, headers, request_id)
+        except ApiError as error:
+            response = error.response(request_id)
         # Appended raw: no answer sets it before, and MutableHeaders rescans every header.
         response.raw_headers.append((b"x-request-id", request_id.encode("latin-1")))
         metrics = self.rt.metrics
@@ -97,104 +106,95 @@ class _Endpoint:
         metrics.child(metrics.request_seconds, "events").observe(time.monotonic() - started)
         return response
 
-    async def _handle(self, request: Request, headers: RequestHeaders, request_id: str) -> Response:
-        rt, settings = self.rt, self.rt.settings
-        raw_pixel = request.path_params.get("pixel_id", "")
+    async def _answer(self, request: Request, headers: RequestHeaders, request_id: str) -> Response:
+        pixel_id = _pixel_id_of(request)
+        _check_content_encoding(headers, pixel_id)
+        raw = await self._read_body(request, headers, pixel_id)
+        signature = self._verify(raw, headers, request_id, pixel_id)
+        self._check_pixel_allowed(pixel_id)
+        idempotency_key = signature.webhook_id or body_digest(raw)
+        context = RequestContext(
+            pixel_id, request_id, batch_id_for(pixel_id, idempotency_key), signature.status, signature.webhook_id
+        )
+        intake = await self._intake(raw, headers, context)
+        return await self._stage_and_answer(intake, idempotency_key)
+
+    async def _read_body(self, request: Request, headers: RequestHeaders, pixel_id: str) -> bytes:
+        limit = self.rt.settings.max_body_bytes
         try:
-            pixel_id = validate_pixel_id(raw_pixel)
-        except InvalidKeySegmentError:
-            return error_response(
-                400,
-                "invalid_pixel_id",
-                f"the pixel id in the path must be {PIXEL_ID_RULE}",
-                request_id,
-                field="pixel_id",
-            )
-        encoding = (headers.get("content-encoding") or "identity").strip().lower()
-        if encoding not in ("", "identity"):
-            return error_response(
-                415,
-                "unsupported_content_encoding",
-                f"Content-Encoding {encoding!r} is not accepted; send the body uncompressed",
-                request_id,
-                pixel_id=pixel_id,
-                field="content-encoding",
-            )
-        try:
-            raw = await read_limited(request, settings.max_body_bytes, headers.get("content-length"))
+            return await read_limited(request, limit, headers.get("content-length"))
         except PayloadTooLargeError:
-            return error_response(
+            raise ApiError(
                 413,
                 "payload_too_large",
-                f"the body exceeds {settings.max_body_bytes} bytes; split the batch",
-                request_id,
+                f"the body exceeds {limit} bytes; split the batch",
                 pixel_id=pixel_id,
                 field="body",
-            )
+            ) from None
         except ValueError as error:
-            return error_response(
-                400, "invalid_content_length", str(error), request_id, pixel_id=pixel_id, field="content-length"
-            )
+            raise ApiError(
+                400, "invalid_content_length", str(error), pixel_id=pixel_id, field="content-length"
+            ) from None
+
+    def _verify(self, raw: bytes, headers: RequestHeaders, request_id: str, pixel_id: str) -> VerifiedSignature:
+        rt = self.rt
         try:
-            signature = self.policy.verify(raw, signature_headers(headers), rt.wall_clock())
+            return self.policy.verify(raw, signature_headers(headers), rt.wall_clock())
         except SignatureError as error:
             rt.metrics.child(rt.metrics.signature_failures, error.reason).inc()
             log(
-                30,
+                logging.WARNING,
                 "signature refused",
                 request_id=request_id,
                 pixel_id=pixel_id,
                 signature_status="failed",
                 signature_reason=error.reason,
             )
-            return error_response(
+            raise ApiError(
                 401,
                 "invalid_signature",
                 error.message,
-                request_id,
                 pixel_id=pixel_id,
                 field=error.header,
                 extra={"reason": error.reason},
-            )
-        if not settings.allows_pixel(pixel_id):
-            return error_response(
+            ) from None
+
+    def _check_pixel_allowed(self, pixel_id: str) -> None:
+        # After authentication, so that pixels cannot be probed.
+        if not self.rt.settings.allows_pixel(pixel_id):
+            raise ApiError(
                 404,
                 "unknown_pixel",
                 f"pixel {pixel_id} is not configured on this receiver",
-                request_id,
                 pixel_id=pixel_id,
                 field="pixel_id",
             )
-        idempotency_key = signature.webhook_id or body_digest(raw)
-        context = RequestContext(
-            pixel_id, request_id, batch_id_for(pixel_id, idempotency_key), signature.status, signature.webhook_id
-        )
+
+    async def _intake(self, raw: bytes, headers: RequestHeaders, context: RequestContext) -> Intake:
         try:
             body = parse_body(raw, headers.get("content-type"))
             if len(raw) > _INLINE_PROCESSING_BYTES:
-                intake = await self._io(self._process, body, context)
-            else:
-                intake = self._process(body, context)
+                intake: Intake = await self._io(self._process, body, context)
+                return intake
+            return self._process(body, context)
         except BodyError as error:
             log(
-                30,
+                logging.WARNING,
                 "body refused",
-                request_id=request_id,
-                pixel_id=pixel_id,
-                signature_status=signature.status,
+                request_id=context.request_id,
+                pixel_id=context.pixel_id,
+                signature_status=context.signature_status,
                 reason=error.code,
                 field=error.field,
             )
-            return error_response(
+            raise ApiError(
                 error.status,
                 error.code,
                 error.message,
-                request_id,
-                pixel_id=pixel_id,
+                pixel_id=context.pixel_id,
                 field=error.field,
                 extra={"batch_id": context.batch_id},
-            )
-        return await self._stage_and_answer(intake, idempotency_key)
+            ) from None
 
     def _process(self, body: Any, context: RequestContext) -> Intake:
         settings = self.rt.settings
@@ -204,6 +204,7 @@ class _Endpoint:
             self.rt.wall_clock(),
             default_country=settings.default_country,
             salt=settings.pseudonymize_salt,
+            test_events_allowed=settings.allows_test_events(context.pixel_id),
         )
 
     async def _stage_and_answer(self, intake: Intake, idempotency_key: str) -> Response:
@@ -215,13 +216,15 @@ class _Endpoint:
             outcome = await rt.committer.submit(intake, idempotency_key, {"status": status, "body": body})
         except GroupAbandonedError as error:
             _log_staging_failed(intake, type(error.__cause__ or error).__name__)
-            return self._unavailable(context, error.retry_after_s)
+            raise _unavailable(context, error.retry_after_s) from None
         except StoreError as error:
             rt.metrics.child(rt.metrics.store_errors, "stage").inc()
             _log_staging_failed(intake, type(error).__name__)
-            return self._unavailable(context, rt.retry_after_s)
+            raise _unavailable(context, rt.retry_after_s) from None
         if outcome.status != COMMITTED:
             return self._answer_repeat(outcome, context)
+        if intake.test_event_code is not None:
+            self._count_test_events(intake)
         if intake.rejections:
             self._log_rejections(intake)
         forwarding = await self._forward(intake)
@@ -250,7 +253,7 @@ class _Endpoint:
                 # The batch is staged: a forwarding bug must not turn the answer into an error
                 # (the caller would retry what is already accepted); redrive sends it later.
                 log(
-                    40,
+                    logging.ERROR,
                     "inline forwarding failed",
                     request_id=context.request_id,
                     pixel_id=context.pixel_id,
@@ -261,6 +264,14 @@ class _Endpoint:
             return {"mode": mode, **result.as_json()}
         queued = rt.background is not None and rt.background.submit(batch)
         return {"mode": mode, "status": "queued" if queued else "left_to_redrive"}
+
+    def _count_test_events(self, intake: Intake) -> None:
+        metrics, pixel = self.rt.metrics, intake.context.pixel_id
+        refused = sum(1 for rejection in intake.rejections if rejection.field == TEST_EVENT_FIELD)
+        if intake.accepted:
+            metrics.child(metrics.test_events, pixel, "accepted").inc(len(intake.accepted))
+        if refused:
+            metrics.child(metrics.test_events, pixel, "refused").inc(refused)
 
     def _log_rejections(self, intake: Intake) -> None:
         """A line per request with rejected events, saying why (the group's "batch staged" line
@@ -275,7 +286,7 @@ class _Endpoint:
                 drift.append(rejection)
         named = intake.rejections[:_LOGGED_REJECTIONS]
         log(
-            30,
+            logging.WARNING,
             "events rejected",
             request_id=context.request_id,
             pixel_id=pixel,
@@ -292,7 +303,7 @@ class _Endpoint:
             # The schema-drift alarm (DESIGN.md, failure semantics): a sender stopped sending a
             # field Meta needs for attribution. Named per pixel, event and field, never values.
             log(
-                40,
+                logging.ERROR,
                 "schema drift",
                 request_id=context.request_id,
                 pixel_id=pixel,
@@ -309,7 +320,7 @@ class _Endpoint:
             response = JSONResponse(stored.get("body"), status_code=int(stored.get("status", 200)))
             response.headers["Idempotent-Replayed"] = "true"
             log(
-                20,
+                logging.INFO,
                 "replayed",
                 request_id=context.request_id,
                 pixel_id=context.pixel_id,
@@ -318,33 +329,20 @@ class _Endpoint:
             )
             return response
         log(
-            30,
+            logging.WARNING,
             "request in progress",
             request_id=context.request_id,
             pixel_id=context.pixel_id,
             batch_id=context.batch_id,
             reason="an attempt with the same idempotency key is in flight",
         )
-        return error_response(
+        raise ApiError(
             409,
             "request_in_progress",
             "a request with the same webhook-id (or body) is being staged; retry after the Retry-After delay",
-            context.request_id,
             pixel_id=context.pixel_id,
             field="webhook-id",
             headers={"Retry-After": str(max(1, outcome.retry_after_s))},
-            extra={"batch_id": context.batch_id},
-        )
-
-    def _unavailable(self, context: RequestContext, retry_after_s: int) -> Response:
-        return error_response(
-            503,
-            "staging_unavailable",
-            "the batch could not be staged durably; nothing was accepted, retry later",
-            context.request_id,
-            pixel_id=context.pixel_id,
-            field=None,
-            headers={"Retry-After": str(retry_after_s)},
             extra={"batch_id": context.batch_id},
         )
 
@@ -373,28 +371,6 @@ def create_app(
     rt = runtime
     endpoint = _Endpoint(rt)
 
-    async def healthz(request: Request) -> Response:
-        rt.metrics.child(rt.metrics.requests, "healthz", "200").inc()
-        return JSONResponse({"status": "ok"})
-
-    async def readyz(request: Request) -> Response:
-        try:
-            await asyncio.get_running_loop().run_in_executor(rt.executor, rt.store.check)
-        except StoreError as error:
-            rt.metrics.child(rt.metrics.requests, "readyz", "503").inc()
-            return JSONResponse(
-                {"status": "unavailable", "store": rt.store.url, "reason": type(error).__name__},
-                status_code=503,
-                headers={"Retry-After": str(_STORE_RETRY_AFTER_S)},
-            )
-        rt.metrics.child(rt.metrics.requests, "readyz", "200").inc()
-        return JSONResponse({"status": "ready", "store": rt.store.url, "forward_mode": rt.settings.forward_mode})
-
-    async def metrics(request: Request) -> Response:
-        from source_meta_capi.receiver.metrics import CONTENT_TYPE
-
-        return Response(rt.metrics.render(), media_type=CONTENT_TYPE)
-
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if lifespan_owned and rt.background is not None:
@@ -411,28 +387,55 @@ def create_app(
             status, "internal_error" if status == 500 else "http_error"
         )
         message = exc.detail if isinstance(exc, HTTPException) else "internal error; nothing was accepted"
-        return error_response(
-            status, code, message, request_id_of(request), field="path" if status in (404, 405) else None
-        )
+        error = ApiError(status, code, message, field="path" if status in (404, 405) else None)
+        return error.response(request_id_of(request))
 
     app = Starlette(
         exception_handlers={HTTPException: http_error, Exception: http_error},
-        routes=[
-            Route(EVENTS_ROUTE, endpoint.handle, methods=["POST"]),
-            Route("/healthz", healthz, methods=["GET"]),
-            Route("/readyz", readyz, methods=["GET"]),
-            Route("/metrics", metrics, methods=["GET"]),
-        ],
+        routes=[Route(EVENTS_ROUTE, endpoint.handle, methods=["POST"]), *ops_routes(rt)],
         lifespan=lifespan,
     )
     app.state.runtime = rt
     return app
 
 
+def _pixel_id_of(request: Request) -> str:
+    try:
+        return validate_pixel_id(request.path_params.get("pixel_id", ""))
+    except InvalidKeySegmentError:
+        raise ApiError(
+            400, "invalid_pixel_id", f"the pixel id in the path must be {PIXEL_ID_RULE}", field="pixel_id"
+        ) from None
+
+
+def _check_content_encoding(headers: RequestHeaders, pixel_id: str) -> None:
+    encoding = (headers.get("content-encoding") or "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        raise ApiError(
+            415,
+            "unsupported_content_encoding",
+            f"Content-Encoding {encoding!r} is not accepted; send the body uncompressed",
+            pixel_id=pixel_id,
+            field="content-encoding",
+        )
+
+
+def _unavailable(context: RequestContext, retry_after_s: int) -> ApiError:
+    return ApiError(
+        503,
+        "staging_unavailable",
+        "the batch could not be staged durably; nothing was accepted, retry later",
+        pixel_id=context.pixel_id,
+        field=None,
+        headers={"Retry-After": str(retry_after_s)},
+        extra={"batch_id": context.batch_id},
+    )
+
+
 def _log_staging_failed(intake: Intake, reason: str) -> None:
     context = intake.context
     log(
-        40,
+        logging.ERROR,
         "staging failed",
         request_id=context.request_id,
         pixel_id=context.pixel_id,

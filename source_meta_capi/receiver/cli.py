@@ -8,12 +8,14 @@
     meta-capi-receiver env            # the environment variables, as a Markdown table
 
 Configuration comes from the environment (see `env`); flags override host, port and workers.
+Needs the `receiver` extra: pip install 'source-meta-capi[receiver]'.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import importlib.util
 import json
 import os
 import sys
@@ -23,20 +25,53 @@ from collections.abc import Sequence
 from typing import Any, Optional
 
 from source_meta_capi.receiver import json_logging
-from source_meta_capi.receiver.settings import ENV_VARS, SettingsError, load_settings
 from source_meta_capi.receiver.signatures import sign_hub, sign_standard_webhook
+
+# Top-level modules of the `receiver` extra (pyproject.toml). The console script is installed
+# with the distribution, the extra is not: check before anything imports them.
+RECEIVER_EXTRA_MODULES = (
+    "pydantic",
+    "starlette",
+    "uvicorn",
+    "mangum",
+    "prometheus_client",
+    "phonenumbers",
+    "pycountry",
+)
+INSTALL_HINT = "pip install 'source-meta-capi[receiver]'"
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the console script; returns the exit status."""
     parser = _parser()
     args = parser.parse_args(argv)
+    missing = missing_receiver_modules()
+    if missing:
+        sys.stderr.write(
+            f"meta-capi-receiver needs the receiver extra, which is not installed (missing: {', '.join(missing)}): {INSTALL_HINT}\n"
+        )
+        return 1
+    from source_meta_capi.receiver.settings import SettingsError
+
     try:
         status: int = args.run(args)
     except SettingsError as error:
         sys.stderr.write(f"configuration error: {error}\n")
         return 2
     return status
+
+
+def missing_receiver_modules() -> list[str]:
+    """The modules of the `receiver` extra that cannot be imported here."""
+    missing = []
+    for name in RECEIVER_EXTRA_MODULES:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            missing.append(name)
+    return missing
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -95,6 +130,8 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from source_meta_capi.receiver.settings import load_settings
+
     settings = load_settings(os.environ)
     json_logging.configure(settings.log_level)
     common: dict[str, Any] = {
@@ -128,6 +165,7 @@ def _freeze_startup_heap() -> None:
 def app_factory() -> Any:
     """The app of one uvicorn worker process (used with --workers)."""
     from source_meta_capi.receiver.app import create_app
+    from source_meta_capi.receiver.settings import load_settings
 
     settings = load_settings(os.environ)
     json_logging.configure(settings.log_level)
@@ -138,6 +176,7 @@ def app_factory() -> Any:
 
 def _runtime() -> Any:
     from source_meta_capi.receiver.runtime import build_runtime
+    from source_meta_capi.receiver.settings import load_settings
 
     settings = load_settings(os.environ)
     json_logging.configure(settings.log_level)
@@ -279,9 +318,9 @@ def _send_sample(args: argparse.Namespace) -> int:
 
 
 def _env(args: argparse.Namespace) -> int:
-    _out("| Variable | Default | Meaning |\n| --- | --- | --- |")
-    for name, (default, meaning) in ENV_VARS.items():
-        _out(f"| `{name}` | `{default}` | {meaning} |" if default else f"| `{name}` | — | {meaning} |")
+    from source_meta_capi.receiver.settings import env_table_markdown
+
+    sys.stdout.write(env_table_markdown())
     return 0
 
 

@@ -8,6 +8,7 @@ redrive job finds it (acceptance durability never depends on this queue).
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -100,7 +101,7 @@ class BackgroundForwarder:
                 break
         if left:
             self._metrics.forward_skipped.labels("shutdown").inc(left)
-            log(30, "batches left to redrive at shutdown", count=left)
+            log(logging.WARNING, "batches left to redrive at shutdown", count=left)
         for thread in self._threads:
             if thread.is_alive():
                 thread.join(timeout=max(1.0, self._batch_deadline_s / 10))
@@ -121,7 +122,7 @@ class BackgroundForwarder:
                     self._forwarder.forward(batch, self._batch_deadline_s)
             except Exception as error:  # a worker must survive any batch
                 log(
-                    40,
+                    logging.ERROR,
                     "background forwarding failed",
                     pixel_id=batch.pixel_id,
                     batch_id=batch.batch_id,

@@ -17,6 +17,7 @@ Attempt numbers continue across forwarding runs of a batch (`attempt_offset`), s
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -205,7 +206,7 @@ class Forwarder:
             except StoreError as error:
                 self._metrics.store_errors.labels(f"stage_{kind.value}").inc()
                 log(
-                    40,
+                    logging.ERROR,
                     "staging forwarding records failed",
                     pixel_id=batch.pixel_id,
                     batch_id=batch.batch_id,

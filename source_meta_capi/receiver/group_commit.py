@@ -29,6 +29,7 @@ dead-letter object instead.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
@@ -302,7 +303,7 @@ def _log_staged(pixel_id: str, intakes: Sequence[Intake], object_key: str) -> No
         contexts = [intake.context for intake in part]
         statuses = sorted({context.signature_status for context in contexts})
         log(
-            20,
+            logging.INFO,
             "batch staged",
             max_ids=max(_LOG_REQUESTS_PER_LINE, _LOG_EVENT_IDS_PER_LINE),
             pixel_id=pixel_id,

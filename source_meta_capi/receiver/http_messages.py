@@ -1,5 +1,5 @@
 """The HTTP messages of the receiver: reading a bounded body, signature headers, request ids,
-and the JSON answers (the accepted-batch answer and the error shape every non-2xx carries)."""
+and the JSON answers (the accepted-batch answer, and `ApiError`, the error every non-2xx carries)."""
 
 from __future__ import annotations
 
@@ -49,30 +49,46 @@ def answer_for(intake: Intake) -> tuple[int, dict[str, Any]]:
     return 422, body
 
 
-def error_response(
-    status: int,
-    code: str,
-    message: str,
-    request_id: str,
-    *,
-    pixel_id: Optional[str] = None,
-    event_ids: tuple[str, ...] = (),
-    field: Optional[str] = None,
-    headers: Optional[Mapping[str, str]] = None,
-    extra: Optional[Mapping[str, Any]] = None,
-) -> JSONResponse:
-    """The JSON error every non-2xx answer carries."""
-    error: dict[str, Any] = {
-        "code": code,
-        "message": message,
-        "pixel_id": pixel_id,
-        "event_ids": list(event_ids),
-        "field": field,
-        "request_id": request_id,
-    }
-    if extra:
-        error.update(extra)
-    return JSONResponse({"error": error}, status_code=status, headers=dict(headers or {}))
+class ApiError(Exception):
+    """A refused request: the answer's status, JSON error and headers, raised by the step that
+    refuses it and rendered once by the endpoint (`response`)."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        field: Optional[str] = None,
+        pixel_id: Optional[str] = None,
+        event_ids: tuple[str, ...] = (),
+        headers: Optional[Mapping[str, str]] = None,
+        extra: Optional[Mapping[str, Any]] = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+        self.pixel_id = pixel_id
+        self.event_ids = event_ids
+        self.headers = headers
+        self.extra = extra
+
+    def response(self, request_id: str) -> JSONResponse:
+        """The JSON error every non-2xx answer carries:
+        `{"error": {code, message, pixel_id, event_ids, field, request_id, …extra}}`."""
+        error: dict[str, Any] = {
+            "code": self.code,
+            "message": self.message,
+            "pixel_id": self.pixel_id,
+            "event_ids": list(self.event_ids),
+            "field": self.field,
+            "request_id": request_id,
+        }
+        if self.extra:
+            error.update(self.extra)
+        return JSONResponse({"error": error}, status_code=self.status, headers=dict(self.headers or {}))
 
 
 class RequestHeaders:

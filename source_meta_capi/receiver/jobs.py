@@ -20,6 +20,7 @@ Meta) vs dead-lettered vs pending. Read-only.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -89,7 +90,7 @@ def redrive(
         )
         for state in batches.values():
             _redrive_batch(runtime, state, leases, report, scan_started, lease_s, dry_run)
-    log(20, "redrive finished", count=report.events_sent, delivered=report.delivered)
+    log(logging.INFO, "redrive finished", count=report.events_sent, delivered=report.delivered)
     return report
 
 

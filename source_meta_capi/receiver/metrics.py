@@ -55,6 +55,12 @@ class ReceiverMetrics:
             ["pixel_id", "field"],
             registry=r,
         )
+        self.test_events = Counter(
+            "meta_capi_receiver_test_events",
+            "Events carrying a test_event_code, by outcome: accepted, or refused (the pixel takes no test events).",
+            ["pixel_id", "outcome"],
+            registry=r,
+        )
         self.schema_drift = Counter(
             "meta_capi_receiver_schema_drift",
             "Events refused because a field attribution needs is missing or malformed, by field.",

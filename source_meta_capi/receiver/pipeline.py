@@ -24,6 +24,8 @@ from source_meta_capi.capi.user_data_normalization import pseudonymize
 from source_meta_capi.receiver.dead_letters import intake_dead_letter
 
 GENERATED_EVENT_ID_PREFIX = "capi-"
+# The field a rejection names when the pixel does not take test events.
+TEST_EVENT_FIELD = "test_event_code"
 
 
 class BodyError(Exception):
@@ -138,8 +140,13 @@ def process(
     default_country: Optional[str] = None,
     salt: Optional[str] = None,
     today: Optional[date] = None,
+    test_events_allowed: bool = True,
 ) -> Intake:
-    """Validate, normalize and hash a parsed body. Raises BodyError(422) when the body itself is unusable."""
+    """Validate, normalize and hash a parsed body. Raises BodyError(422) when the body itself is unusable.
+
+    With `test_events_allowed` false, a body carrying test_event_code has every event refused
+    (field `test_event_code`): test events must not reach a production pixel.
+    """
     validation = validate_batch(body, now)
     if validation.body_rejected:
         rejection = next(r for r in validation.rejections if r.index is None)
@@ -148,7 +155,17 @@ def process(
     rejections = list(validation.rejections)
     accepted: list[AcceptedEvent] = []
     generated: dict[str, int] = {}
-    for index in validation.valid_indices:
+    valid_indices = validation.valid_indices
+    if validation.test_event_code is not None and not test_events_allowed:
+        reason = (
+            f"test events are not accepted for pixel {context.pixel_id} "
+            "(META_CAPI_TEST_EVENT_PIXELS does not list it); send test_event_code only to test pixels"
+        )
+        rejections.extend(
+            EventRejection(index, event_id_of(event), TEST_EVENT_FIELD, reason) for index, event in enumerate(events)
+        )
+        valid_indices = ()
+    for index in valid_indices:
         normalized = normalize_event(events[index], default_country, today)
         forward = normalized.event
         event_id = event_id_of(forward)

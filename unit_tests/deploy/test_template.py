@@ -21,7 +21,7 @@ import source_meta_capi.receiver as receiver_package
 from source_meta_capi.capi.event_validation import MAX_EVENT_AGE_SECONDS, MAX_PHYSICAL_STORE_AGE_SECONDS
 from source_meta_capi.receiver import cli
 from source_meta_capi.receiver.app import EVENTS_ROUTE, create_app
-from source_meta_capi.receiver.settings import ENV_VARS, load_settings
+from source_meta_capi.receiver.settings import environment_variables, load_settings
 from source_meta_capi.staging.keys import ObjectKind
 
 from .conftest import DEPLOY, ROOT, load_deploy_module
@@ -112,10 +112,10 @@ def test_given_template_when_reading_runtime_then_it_is_the_python_the_zip_is_bu
 
 
 def test_given_template_when_listing_environment_then_every_variable_is_one_the_receiver_reads(template) -> None:
-    unknown = set(function_env(template)) - set(ENV_VARS)
+    unknown = set(function_env(template)) - receiver_variables()
     assert not unknown, f"the Lambda sets variables the receiver never reads: {sorted(unknown)}"
     for task, env in task_envs(template):
-        unknown = set(env) - set(ENV_VARS)
+        unknown = set(env) - receiver_variables()
         assert not unknown, f"{task} sets variables the receiver never reads: {sorted(unknown)}"
 
 
@@ -126,8 +126,12 @@ def test_given_template_when_staging_then_lambda_and_jobs_point_at_the_bucket_pr
     assert "Environment" in the_function(template) and "AWS_LAMBDA_FUNCTION_NAME" not in function_env(template)
 
 
+def receiver_variables() -> set[str]:
+    return {variable.name for variable in environment_variables()}
+
+
 def secret_variables() -> set[str]:
-    return {name for name, (_, meaning) in ENV_VARS.items() if "Secrets Manager reference" in meaning}
+    return {variable.name for variable in environment_variables() if variable.secret}
 
 
 def test_given_secret_variables_when_set_then_only_secrets_manager_references_never_values(template) -> None:

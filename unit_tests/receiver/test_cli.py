@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from source_meta_capi.receiver.cli import main, sample_body
-from source_meta_capi.receiver.settings import ENV_VARS
+from source_meta_capi.receiver.settings import environment_variables
 from source_meta_capi.receiver.signatures import SignaturePolicy, parse_webhook_secret
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -14,7 +14,7 @@ SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 def test_env_lists_every_variable(capsys) -> None:
     assert main(["env"]) == 0
     out = capsys.readouterr().out
-    assert all(f"`{name}`" in out for name in ENV_VARS)
+    assert all(f"`{variable.name}`" in out for variable in environment_variables())
 
 
 def test_sign_prints_headers_the_receiver_accepts(tmp_path, capsys) -> None:

@@ -1,4 +1,4 @@
-"""Reading bounded bodies and the request headers the events endpoint uses."""
+"""Reading bounded bodies, the request headers the events endpoint uses, and the error answer."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 from starlette.requests import ClientDisconnect, Request
 
 from source_meta_capi.receiver.http_messages import (
+    ApiError,
     PayloadTooLargeError,
     RequestHeaders,
     read_limited,
@@ -76,3 +77,30 @@ def test_given_request_id_header_when_safe_then_kept_else_a_new_random_one() -> 
     assert request_id_of(RequestHeaders([(b"x-request-id", b"abc-123")])) == "abc-123"
     generated = {request_id_of(RequestHeaders([(b"x-request-id", b"bad id!")])) for _ in range(3)}
     assert len(generated) == 3 and all(re.fullmatch(r"[0-9a-f]{32}", value) for value in generated)
+
+
+def test_given_api_error_when_rendered_then_the_one_error_shape_with_headers_and_extra() -> None:
+    error = ApiError(
+        409,
+        "request_in_progress",
+        "retry later",
+        pixel_id="123",
+        field="webhook-id",
+        event_ids=("e1",),
+        headers={"Retry-After": "7"},
+        extra={"batch_id": "b1"},
+    )
+    response = error.response("req-1")
+    assert response.status_code == 409 and response.headers["retry-after"] == "7"
+    assert response.body == (
+        b'{"error":{"code":"request_in_progress","message":"retry later","pixel_id":"123","event_ids":["e1"],'
+        b'"field":"webhook-id","request_id":"req-1","batch_id":"b1"}}'
+    )
+
+
+def test_given_api_error_without_details_when_rendered_then_nulls_and_no_extra_headers() -> None:
+    response = ApiError(404, "not_found", "Not Found", field="path").response("r")
+    assert response.body == (
+        b'{"error":{"code":"not_found","message":"Not Found","pixel_id":null,"event_ids":[],"field":"path","request_id":"r"}}'
+    )
+    assert {name for name, _ in response.raw_headers} == {b"content-length", b"content-type"}

@@ -164,3 +164,21 @@ def test_given_salt_when_processing_then_staged_copy_pseudonymized_forward_copy_
 def test_batch_id_is_a_pure_function_of_pixel_and_idempotency_key() -> None:
     assert batch_id_for("1", "k") == batch_id_for("1", "k") != batch_id_for("2", "k")
     assert time.time() > 0
+
+
+def test_given_test_events_not_allowed_when_body_has_test_event_code_then_every_event_refused_and_dead_lettered() -> (
+    None
+):
+    body = {"data": [event(event_id="a"), event(event_id="b", event_time="late")], "test_event_code": "TEST1"}
+    intake = process(body, CONTEXT, NOW, test_events_allowed=False)
+    assert intake.accepted == ()
+    refused = [(r.index, r.event_id) for r in intake.rejections if r.field == "test_event_code"]
+    assert refused == [(0, "a"), (1, "b")]
+    assert all("pixel 123" in r.reason for r in intake.rejections if r.field == "test_event_code")
+    assert [letter["event_id"] for letter in intake.dead_letters] == ["a", "b"]
+    assert not any(value in json.dumps(intake.dead_letters) for value in RAW_PII)
+
+
+def test_given_test_events_not_allowed_when_body_has_no_test_event_code_then_accepted() -> None:
+    intake = process({"data": [event(event_id="a")]}, CONTEXT, NOW, test_events_allowed=False)
+    assert [e.event_id for e in intake.accepted] == ["a"] and intake.rejections == ()
