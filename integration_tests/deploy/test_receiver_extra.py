@@ -12,8 +12,8 @@ import tomllib
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from source_meta_capi.sample_data import stage_sample
 from source_meta_capi.staging.local_store import LocalFolderStore
+from source_meta_capi.staging.sample_data import stage_sample
 from source_meta_capi.staging.writer import StagingWriter
 
 ROOT = Path(__file__).resolve().parents[2]
