@@ -150,6 +150,9 @@ def process(
     generated: dict[str, int] = {}
     for index in validation.valid_indices:
         normalized = normalize_event(events[index], default_country, today)
+        if normalized.rejection is not None:
+            rejections.append(EventRejection(index, event_id_of(events[index]), "user_data", normalized.rejection))
+            continue
         forward = normalized.event
         event_id = event_id_of(forward)
         was_generated = event_id is None
