@@ -49,13 +49,16 @@ _PII_REASON = "dropped: personal data key in custom_data"
 _REBUILT_FIELDS = frozenset({"user_data", "custom_data"})
 _NUMERIC_CUSTOM_DATA = ("value", "net_revenue", "predicted_ltv")
 _BOOLEAN_STRINGS = {"true": True, "false": False}
+_LARGEST_WEAK_COMBINATION = max(len(combination) for combination in WEAK_MATCH_KEY_COMBINATIONS)
 
 
 def weak_match_keys(user_data: Mapping[str, Any]) -> bool:
     """True when user_data's keys are one of Meta's too-thin combinations or a subset of one
     (§2.2: `fn+ge`, `ln+ge`, `db+client_user_agent`, `ct+country+st+zp+ge+client_user_agent`)."""
     keys = user_data.keys()
-    return bool(keys) and any(keys <= combination for combination in WEAK_MATCH_KEY_COMBINATIONS)
+    if not keys or len(keys) > _LARGEST_WEAK_COMBINATION:
+        return False  # the usual, well-filled user_data answers here
+    return any(keys <= combination for combination in WEAK_MATCH_KEY_COMBINATIONS)
 
 
 def normalize_event(
