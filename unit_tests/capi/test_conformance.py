@@ -325,3 +325,11 @@ def test_given_only_a_weak_match_key_combination_then_accepted_with_a_counted_wa
 def test_given_a_strong_key_beside_a_weak_combination_then_no_weak_warning() -> None:
     result = normalize_event(_event(user_data={"fn": "Mary", "ge": "f", "em": "m@example.com"}), None, TODAY)
     assert all(w.kind != WarningKind.WEAK_MATCH_KEYS for w in result.warnings)
+
+
+def test_given_weak_match_keys_then_the_accepted_event_carries_the_countable_kind() -> None:
+    context = RequestContext("123", "req-1", batch_id_for("123", "k"), "unsigned")
+    event = _event(action_source="email", user_data={"fn": "Mary", "ge": "f"})
+    (accepted,) = process({"data": [event]}, context, NOW, today=TODAY).accepted
+    assert WarningKind.WEAK_MATCH_KEYS in accepted.warning_kinds
+    assert "user_data: only a weak combination of match keys: fn+ge" in accepted.record["normalization_warnings"]
