@@ -77,7 +77,8 @@ def normalize_event(
       one: Meta's own example puts it there and top-level placement has drawn error 100.
     - Values validation accepts as strings get Meta's types: a digit-string event_time and
       LDU codes become ints, `"true"`/`"false"` opt_out a bool, decimal-string custom_data
-      numbers (value, net_revenue, predicted_ltv) numbers.
+      numbers (value, net_revenue, predicted_ltv, contents[].item_price) numbers, and
+      num_items / contents[].quantity ints.
     - user_data whose every value normalizes away sets `rejection` (the caller dead-letters
       the event); user_data left with only a weak combination of keys gets a
       `weak_match_keys` warning.
@@ -147,22 +148,57 @@ def normalize_event(
 def _coerce_types(normalized: dict[str, Any]) -> None:
     """Give fields that validation accepts as strings the types Meta documents (§2.1, §4)."""
     event_time = normalized.get("event_time")
-    if isinstance(event_time, float) or (isinstance(event_time, str) and event_time.isdigit()):
+    if isinstance(event_time, float) or _is_digits(event_time):
         normalized["event_time"] = int(event_time)
     opt_out = normalized.get("opt_out")
     if isinstance(opt_out, str) and opt_out.lower() in _BOOLEAN_STRINGS:
         normalized["opt_out"] = _BOOLEAN_STRINGS[opt_out.lower()]
     for name in ("data_processing_options_country", "data_processing_options_state"):
         code = normalized.get(name)
-        if isinstance(code, str) and code.isdigit():
+        if _is_digits(code):
             normalized[name] = int(code)
     custom_data = normalized.get("custom_data")
-    if type(custom_data) is dict and any(type(custom_data.get(name)) is str for name in _NUMERIC_CUSTOM_DATA):
-        # A copy: custom_data may still be the caller's object (strip_pii rebuilds it later).
-        custom_data = normalized["custom_data"] = dict(custom_data)
-        for name in _NUMERIC_CUSTOM_DATA:
-            if type(custom_data.get(name)) is str:
-                custom_data[name] = _number(custom_data[name])
+    if type(custom_data) is dict:
+        coerced = _coerced_custom_data(custom_data)
+        if coerced is not None:
+            normalized["custom_data"] = coerced
+
+
+def _coerced_custom_data(custom_data: dict[str, Any]) -> dict[str, Any] | None:
+    """A copy of custom_data with numbers sent as strings made numbers, or None if none is.
+
+    custom_data may still be the caller's object here (strip_pii rebuilds it later), so it is
+    never modified in place."""
+    changes: dict[str, Any] = {}
+    for name in _NUMERIC_CUSTOM_DATA:
+        if type(custom_data.get(name)) is str:
+            changes[name] = _number(custom_data[name])
+    num_items = custom_data.get("num_items")
+    if (isinstance(num_items, float) and num_items.is_integer()) or _is_digits(num_items):
+        changes["num_items"] = int(num_items)
+    contents = custom_data.get("contents")
+    if type(contents) is list and any(type(item) is dict and _needs_coercion(item) for item in contents):
+        changes["contents"] = [_coerced_content(item) if type(item) is dict else item for item in contents]
+    return {**custom_data, **changes} if changes else None
+
+
+def _needs_coercion(item: dict[str, Any]) -> bool:
+    quantity, price = item.get("quantity"), item.get("item_price")
+    return type(quantity) is str or type(quantity) is float or type(price) is str
+
+
+def _coerced_content(item: dict[str, Any]) -> dict[str, Any]:
+    coerced = dict(item)
+    quantity = item.get("quantity")
+    if _is_digits(quantity) or (isinstance(quantity, float) and quantity.is_integer()):
+        coerced["quantity"] = int(quantity)
+    if type(item.get("item_price")) is str:
+        coerced["item_price"] = _number(item["item_price"])
+    return coerced
+
+
+def _is_digits(value: Any) -> TypeGuard[str]:
+    return type(value) is str and value.isascii() and value.isdigit()
 
 
 def _number(text: str) -> Any:

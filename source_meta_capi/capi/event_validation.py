@@ -40,8 +40,8 @@ MAX_EVENT_ID_LENGTH: Final[int] = 256
 _MILLISECONDS_THRESHOLD: Final[int] = 10**11
 # A JSON number written as a string: what form-encoded senders and many SDKs send. Decimal
 # notation only (no exponent, no `inf`/`nan`, no spaces), so `float()` cannot surprise.
-_DECIMAL_STRING: Final[re.Pattern[str]] = re.compile(r"-?\d{1,15}(?:\.\d{1,15})?")
-_INTEGER_STRING: Final[re.Pattern[str]] = re.compile(r"\d{1,15}")
+_DECIMAL_STRING: Final[re.Pattern[str]] = re.compile(r"-?[0-9]{1,15}(?:\.[0-9]{1,15})?")
+_INTEGER_STRING: Final[re.Pattern[str]] = re.compile(r"[0-9]{1,15}")
 # ISO 4217 codes that name no money: the testing code and "no currency".
 _NON_MONEY_CURRENCIES: Final[frozenset[str]] = frozenset({"XTS", "XXX"})
 _CUSTOM_DATA_NUMBERS: Final[tuple[str, ...]] = ("value", "net_revenue", "predicted_ltv")

@@ -232,6 +232,7 @@ EVENT_REJECTIONS = [
     ("app-extinfo-empty-os-version", _event(action_source="app", event_source_url=None, app_data={**_APP_DATA, "extinfo": [*_EXTINFO[:4], "", *_EXTINFO[5:]]}), ["app_data.extinfo"]),
     ("dpo-unknown-option", _event(data_processing_options=["FOO"]), ["data_processing_options"]),
     ("opt-out-yes", _event(opt_out="yes"), ["opt_out"]),
+    ("event-time-non-ascii-digits", _event(event_time="١٧٦٤١٥٠٠٠٠"), ["event_time"]),
     ("user-data-empty-literal", _event(action_source="email", event_source_url=None, user_data={}), ["user_data"]),
 ]  # fmt: skip
 
@@ -250,6 +251,7 @@ EVENT_ACCEPTS = [
     ("opt-out-string-true", _event(opt_out="true"), {"opt_out": True}),
     ("opt-out-string-False", _event(opt_out="False"), {"opt_out": False}),
     ("ldu-codes-as-strings", _event(data_processing_options=["LDU"], data_processing_options_country="1", data_processing_options_state="1000"), {"data_processing_options_country": 1, "data_processing_options_state": 1000}),
+    ("num-items-and-contents-as-strings", _event(custom_data={"value": 1, "currency": "USD", "num_items": "3", "contents": [{"id": "a", "quantity": "2", "item_price": "9.99"}, {"id": "b", "quantity": 1.0}]}), {"custom_data": {"value": 1, "currency": "USD", "num_items": 3, "contents": [{"id": "a", "quantity": 2, "item_price": 9.99}, {"id": "b", "quantity": 1}]}}),
     ("app-event-complete", _event(action_source="app", event_source_url=None, app_data={**_APP_DATA, "extinfo": _EXTINFO}), {}),
     ("contents-well-formed", _event(custom_data={"value": 1, "currency": "EUR", "contents": [{"id": "SKU-1", "quantity": 1, "item_price": 1, "delivery_category": "home_delivery"}], "num_items": 1}), {}),
 ]  # fmt: skip
