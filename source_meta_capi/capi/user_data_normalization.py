@@ -47,6 +47,9 @@ _EMAIL_SHAPE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 # §3.4.3: five digits, optionally labelled (`ZIP 94025`) and followed by a ZIP+4 tail in any
 # punctuation, complete or not (`94025-`, `94025-12`, `94025.1234`, `94025–1234`).
 _US_ZIP = re.compile(r"(?:zip(?:\s*code)?\W*)?(\d{5})(?:(?:[\W_]+\d{0,4})|\d{4})?\W*", re.IGNORECASE)
+# Without a country only the unmistakable shapes count as US: 5 digits, a complete ZIP+4, or a
+# `ZIP` label. A loose tail would truncate other countries' codes (Brazil's `01310-100`).
+_US_ZIP_WITHOUT_COUNTRY = re.compile(r"(?:zip(?:\s*code)?\W*(\d{5})\W*)|(?:(\d{5})(?:[\s-]?\d{4})?)", re.IGNORECASE)
 _US_ZIP_INT_MAX = 99_999
 _US_ZIP_MAX_LENGTH = 32
 # What ends the subscriber number: an extension (`ext 7`, `x12`, `#5`, `;ext=5`) or a pause.
@@ -569,12 +572,19 @@ def _state(text: str, country: str | None, _today: date) -> str:
 
 
 def _zip(text: str, country: str | None, _today: date) -> str:
-    # §3.4.3: US keeps the first 5 digits; a ZIP+4 shape is US even without a country.
-    us_zip = _US_ZIP.fullmatch(text) if len(text) <= _US_ZIP_MAX_LENGTH else None
-    if country == "us" or (country is None and us_zip):
-        if not us_zip:
-            raise _NormalizationError("US ZIP code needs 5 digits")
-        return us_zip.group(1)
+    # §3.4.3: US keeps the first 5 digits; a ZIP or ZIP+4 shape is US even without a country.
+    if len(text) <= _US_ZIP_MAX_LENGTH:
+        if country == "us":
+            us_zip = _US_ZIP.fullmatch(text)
+            if not us_zip:
+                raise _NormalizationError("US ZIP code needs 5 digits")
+            return us_zip.group(1)
+        if country is None:
+            unmistakable = _US_ZIP_WITHOUT_COUNTRY.fullmatch(text)
+            if unmistakable:
+                return unmistakable.group(1) or unmistakable.group(2)
+    elif country == "us":
+        raise _NormalizationError("US ZIP code needs 5 digits")
     postal = "".join(char for char in text.lower() if char.isalnum())
     if not postal:
         raise _NormalizationError("no letters or digits in postal code")
