@@ -206,15 +206,19 @@ def us_state_code(letters: str) -> str | None:
 def country_alpha2(text: str) -> str | None:
     """Lowercase ISO 3166-1 alpha-2 code for a country code or name in any indexed language."""
     letters = fold(text)
-    if letters.startswith("the") and len(letters) > 3 and letters not in _country_index():
-        letters = letters[3:]
     if letters in _COUNTRY_ALIASES:
         return _COUNTRY_ALIASES[letters]
-    return _country_index().get(letters)
+    english = _english_index()
+    if letters.startswith("the") and len(letters) > 3 and letters not in english:
+        letters = letters[3:]
+    if letters in english:
+        return english[letters]
+    # Translations are only loaded (~0.1 s, once) when a spelling is not English.
+    return _translated_index().get(letters)
 
 
 @functools.cache
-def _country_index() -> dict[str, str]:
+def _english_index() -> dict[str, str]:
     english: dict[str, str] = {}
     for country in pycountry.countries:
         code = str(country.alpha_2).lower()
@@ -222,6 +226,13 @@ def _country_index() -> dict[str, str]:
         english[str(country.alpha_3).lower()] = code
         for name in _names_of(country):
             english.setdefault(fold(name), code)
+    english.pop("", None)
+    return english
+
+
+@functools.cache
+def _translated_index() -> dict[str, str]:
+    english = _english_index()
     translated: dict[str, set[str]] = {}
     for language in _LANGUAGES:
         try:
@@ -231,12 +242,11 @@ def _country_index() -> dict[str, str]:
         for country in pycountry.countries:
             for name in _names_of(country):
                 translated.setdefault(fold(catalog.gettext(name)), set()).add(str(country.alpha_2).lower())
-    index = dict(english)
-    for key, codes in translated.items():
-        if key and key not in index and len(codes) == 1:
-            index[key] = next(iter(codes))
-    index.pop("", None)
-    return index
+    return {
+        key: next(iter(codes))
+        for key, codes in translated.items()
+        if key and key not in english and key not in _COUNTRY_ALIASES and len(codes) == 1
+    }
 
 
 def _names_of(country: object) -> list[str]:
