@@ -190,10 +190,18 @@ def _is_number(value: Any) -> bool:
 
 def _is_numeric(value: Any) -> bool:
     """A finite JSON number or a decimal string (`"12.50"`), which normalization makes a number."""
+    kind = type(value)
+    # Exact types first: what a JSON parser produces, checked without the isinstance chain.
+    if kind is float:
+        return math.isfinite(value)
+    if kind is int:
+        return True
     return _is_number(value) or (isinstance(value, str) and _DECIMAL_STRING.fullmatch(value) is not None)
 
 
 def _is_integer(value: Any) -> bool:
+    if type(value) is int:
+        return True
     if isinstance(value, float):
         return value.is_integer()
     return (isinstance(value, int) and not isinstance(value, bool)) or (
@@ -418,6 +426,11 @@ def _check_custom_data(event: Mapping[str, Any], check: _EventCheck) -> None:
 
 
 def _is_identifier(value: Any) -> bool:
+    kind = type(value)
+    if kind is str:
+        return bool(value.strip())
+    if kind is int:
+        return True
     return _non_empty_string(value) or (isinstance(value, int) and not isinstance(value, bool))
 
 
