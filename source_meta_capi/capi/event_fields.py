@@ -184,3 +184,46 @@ PII_CUSTOM_DATA_KEY_SUFFIXES: Final[frozenset[str]] = frozenset(
         "address",
     }
 )
+
+# Values senders put in a field they have no data for, compared lowercased with single spaces.
+# Hashed, each would be one value shared by unrelated people, so it is dropped. `na` is not in
+# it: it is Namibia's code and a surname; `n/a` is.
+USER_DATA_PLACEHOLDERS: Final[frozenset[str]] = frozenset(
+    {
+        "null",
+        "(null)",
+        "<null>",
+        "nil",
+        "none",
+        "nan",
+        "n/a",
+        "n.a.",
+        "n/a.",
+        "-",
+        "--",
+        "---",
+        "?",
+        "unknown",
+        "undefined",
+        "not available",
+        "not applicable",
+        "not provided",
+        "not specified",
+    }
+)
+
+# §2.2 [3P quoting Meta's best practices]: customer information that consists only of one of
+# these sets, or of a subset of one, is too thin for Meta to match.
+WEAK_MATCH_KEY_COMBINATIONS: Final[tuple[frozenset[str], ...]] = (
+    frozenset({"ct", "country", "st", "zp", "ge", "client_user_agent"}),
+    frozenset({"db", "client_user_agent"}),
+    frozenset({"fn", "ge"}),
+    frozenset({"ln", "ge"}),
+)
+
+# §2.3: the first extinfo slot names the platform.
+EXTINFO_VERSIONS: Final[frozenset[str]] = frozenset({"a2", "i2"})
+EXTINFO_OS_VERSION_SLOT: Final[int] = 4
+
+# §4: values of `contents[].delivery_category` and `custom_data.delivery_category`.
+DELIVERY_CATEGORIES: Final[frozenset[str]] = frozenset({"in_store", "curbside", "home_delivery"})

@@ -6,15 +6,22 @@ event index, its event_id and the field; its reason never repeats a submitted va
 values may be personal data.
 """
 
+import functools
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, TypeGuard
 
+import pycountry
+
 from source_meta_capi.capi.event_fields import (
     ACTION_SOURCES,
     APP_DATA_REQUIRED_FIELDS,
+    DELIVERY_CATEGORIES,
     EXTINFO_LENGTH,
+    EXTINFO_OS_VERSION_SLOT,
+    EXTINFO_VERSIONS,
     HASHED_USER_DATA_KEYS,
     LDU_COUNTRY_CODES,
     LDU_OPTION,
@@ -31,6 +38,13 @@ MAX_FUTURE_SKEW_SECONDS: Final[int] = 60
 # anything longer than an order number or UUID is treated as a caller bug.
 MAX_EVENT_ID_LENGTH: Final[int] = 256
 _MILLISECONDS_THRESHOLD: Final[int] = 10**11
+# A JSON number written as a string: what form-encoded senders and many SDKs send. Decimal
+# notation only (no exponent, no `inf`/`nan`, no spaces), so `float()` cannot surprise.
+_DECIMAL_STRING: Final[re.Pattern[str]] = re.compile(r"-?[0-9]{1,15}(?:\.[0-9]{1,15})?")
+_INTEGER_STRING: Final[re.Pattern[str]] = re.compile(r"[0-9]{1,15}")
+# ISO 4217 codes that name no money: the testing code and "no currency".
+_NON_MONEY_CURRENCIES: Final[frozenset[str]] = frozenset({"XTS", "XXX"})
+_CUSTOM_DATA_NUMBERS: Final[tuple[str, ...]] = ("value", "net_revenue", "predicted_ltv")
 
 
 @dataclass(frozen=True)
@@ -74,15 +88,22 @@ def validate_event(event: Any, now: float, index: int = 0) -> list[EventRejectio
     """Every reason Meta would refuse `event`, judged at Unix time `now`; empty if valid.
 
     Decisions where Meta leaves a choice (fact sheet §1.2, §2.1):
-    - event_time must be an integer number of seconds. Booleans, strings (even numeric
-      ones: Meta's SDK type-checks int) and floats with a fraction are refused; an
-      integral float such as `1764150000.0` is accepted.
+    - event_time must be an integer number of seconds: an int, an integral float such as
+      `1764150000.0`, or a string of digits (form-encoded senders send nothing else; the
+      Graph API reads parameters from strings). Booleans and fractions are refused.
+      Normalization forwards it as an int, the type Meta's SDK checks.
     - event_time may be at most 7 days old (62 for physical_store) and at most 60 s in
       the future. Small future skew is accepted as sent, not clamped: event_time is part
       of the staged identity and a clamped value would differ between retries.
     - event_id, when present, is a non-empty string of at most 256 characters, or an
       integer (order numbers), which normalization turns into a string.
     - user_data needs at least one match key; an event Meta cannot match is useless.
+      (Normalization then rejects an event whose match keys all normalize away.)
+    - custom_data is checked for every event, not only Purchase: numbers are numbers (or
+      decimal strings), currency is an ISO 4217 code from pycountry, `contents` items are
+      objects with an id, `num_items` is an integer.
+    - opt_out is a boolean or the string `true`/`false`; data_processing_options holds only
+      `LDU`; the LDU country and state codes may be integers or digit strings.
     """
     if not _is_mapping(event):
         return [EventRejection(index, None, "event", "event must be a JSON object")]
@@ -104,7 +125,8 @@ def validate_batch(body: Any, now: float) -> BatchValidation:
     `data` must be a list of 1 to 1000 events; `test_event_code` and `partner_agent`, when
     present, must be strings. Other main-body keys (upload_tag, namespace_id, …, and even
     access_token) are tolerated but not carried forward. A repeated (event_name, event_id)
-    pair is refused after its first valid occurrence, as Meta would drop it anyway (§5).
+    pair is accepted as Meta accepts it: Meta keeps the first and drops the rest (§5), and
+    the source's identity filter does the same with the staged copies.
     """
     if not isinstance(body, Mapping):
         return _body_rejection("body", "request body must be a JSON object")
@@ -124,27 +146,11 @@ def validate_batch(body: Any, now: float) -> BatchValidation:
         strings[name] = value
     valid: list[int] = []
     rejections: list[EventRejection] = []
-    seen: set[tuple[str, str]] = set()
     for index, event in enumerate(data):
         event_rejections = validate_event(event, now, index)
         if event_rejections:
             rejections.extend(event_rejections)
             continue
-        event_id = event_id_of(event)
-        if event_id is not None:
-            key = (str(event["event_name"]), event_id)
-            if key in seen:
-                rejections.append(
-                    EventRejection(
-                        index,
-                        event_id,
-                        "event_id",
-                        "duplicate of an earlier event with the same event_name and "
-                        "event_id in this request; Meta keeps only the first",
-                    )
-                )
-                continue
-            seen.add(key)
         valid.append(index)
     return BatchValidation(
         tuple(valid),
@@ -182,6 +188,37 @@ def _is_number(value: Any) -> bool:
     return math.isfinite(value)
 
 
+def _is_numeric(value: Any) -> bool:
+    """A finite JSON number or a decimal string (`"12.50"`), which normalization makes a number."""
+    kind = type(value)
+    # Exact types first: what a JSON parser produces, checked without the isinstance chain.
+    if kind is float:
+        return math.isfinite(value)
+    if kind is int:
+        return True
+    return _is_number(value) or (isinstance(value, str) and _DECIMAL_STRING.fullmatch(value) is not None)
+
+
+def _is_integer(value: Any) -> bool:
+    if type(value) is int:
+        return True
+    if isinstance(value, float):
+        return value.is_integer()
+    return (isinstance(value, int) and not isinstance(value, bool)) or (
+        isinstance(value, str) and _INTEGER_STRING.fullmatch(value) is not None
+    )
+
+
+@functools.cache
+def _iso_4217_codes() -> frozenset[str]:
+    return frozenset(str(currency.alpha_3) for currency in pycountry.currencies) - _NON_MONEY_CURRENCIES
+
+
+def is_currency_code(value: Any) -> bool:
+    """True for an ISO 4217 money code (pycountry's list), in either case: `USD`, `usd`."""
+    return isinstance(value, str) and len(value) == 3 and value.upper() in _iso_4217_codes()
+
+
 def _is_one_of(value: Any, allowed: frozenset[Any]) -> bool:
     # Set membership hashes the value: a JSON array or object there raised TypeError (a 500 on
     # hostile input, found by the reliability fuzz suite) instead of a rejection.
@@ -212,7 +249,9 @@ def _check_event_time(event: Mapping[str, Any], now: float, check: _EventCheck) 
     if event_time is None:
         check.reject("event_time", "event_time is required")
         return
-    if isinstance(event_time, float) and event_time.is_integer():
+    if (isinstance(event_time, float) and event_time.is_integer()) or (
+        isinstance(event_time, str) and _INTEGER_STRING.fullmatch(event_time)
+    ):
         event_time = int(event_time)
     if isinstance(event_time, bool) or not isinstance(event_time, int):
         check.reject("event_time", "event_time must be an integer of Unix seconds")
@@ -325,7 +364,9 @@ def _check_app_data(app_data: Any, check: _EventCheck) -> None:
         if name in app_data and app_data[name] not in (True, False, 0, 1):
             check.reject(f"app_data.{name}", f"app_data.{name} must be a boolean")
     extinfo = app_data.get("extinfo")
-    if "extinfo" in app_data and not (
+    if "extinfo" not in app_data:
+        return
+    if not (
         isinstance(extinfo, list)
         and len(extinfo) == EXTINFO_LENGTH
         and all(isinstance(slot, str) or _is_number(slot) for slot in extinfo)
@@ -334,6 +375,13 @@ def _check_app_data(app_data: Any, check: _EventCheck) -> None:
             "app_data.extinfo",
             f"app_data.extinfo must be an array of {EXTINFO_LENGTH} strings ('' when unknown)",
         )
+        return
+    # §2.3: slot 0 is the platform (`a2` Android, `i2` iOS), slot 4 the required OS version.
+    if extinfo[0] not in EXTINFO_VERSIONS:
+        check.reject("app_data.extinfo", "app_data.extinfo[0] must be 'a2' (Android) or 'i2' (iOS)")
+    os_version = extinfo[EXTINFO_OS_VERSION_SLOT]
+    if not (_non_empty_string(os_version) or _is_number(os_version)):
+        check.reject("app_data.extinfo", f"app_data.extinfo[{EXTINFO_OS_VERSION_SLOT}] (OS version) is required")
 
 
 def _check_custom_data(event: Mapping[str, Any], check: _EventCheck) -> None:
@@ -341,18 +389,74 @@ def _check_custom_data(event: Mapping[str, Any], check: _EventCheck) -> None:
     if custom_data is not None and not _is_mapping(custom_data):
         check.reject("custom_data", "custom_data must be a JSON object")
         return
-    if event.get("event_name") != "Purchase":
-        return
-    # §4: Meta answers 2804009 for a Purchase without value; Segment requires currency.
     custom_data = custom_data or {}
-    if not _is_number(custom_data.get("value")):
-        check.reject("custom_data.value", "Purchase events need a numeric custom_data.value")
+    if event.get("event_name") == "Purchase":
+        # §4: Meta answers 2804009 for a Purchase without value; Segment requires currency.
+        if custom_data.get("value") is None:
+            check.reject("custom_data.value", "Purchase events need a numeric custom_data.value")
+        if custom_data.get("currency") is None:
+            check.reject(
+                "custom_data.currency",
+                "Purchase events need custom_data.currency as a 3-letter ISO 4217 code",
+            )
+    if not custom_data:
+        return
+    for name in _CUSTOM_DATA_NUMBERS:
+        value = custom_data.get(name)
+        if value is not None and not _is_numeric(value):
+            check.reject(f"custom_data.{name}", f"custom_data.{name} must be a number")
     currency = custom_data.get("currency")
-    if not (isinstance(currency, str) and len(currency) == 3 and currency.isascii() and currency.isalpha()):
+    if currency is not None and not is_currency_code(currency):
+        check.reject("custom_data.currency", "custom_data.currency must be an ISO 4217 currency code such as USD")
+    num_items = custom_data.get("num_items")
+    if num_items is not None and not _is_integer(num_items):
+        check.reject("custom_data.num_items", "custom_data.num_items must be an integer")
+    content_ids = custom_data.get("content_ids")
+    if content_ids is not None and not (
+        isinstance(content_ids, list) and all(_is_identifier(item) for item in content_ids)
+    ):
+        check.reject("custom_data.content_ids", "custom_data.content_ids must be an array of strings")
+    _check_contents(custom_data.get("contents"), check)
+    delivery = custom_data.get("delivery_category")
+    if delivery is not None and not _is_one_of(delivery, DELIVERY_CATEGORIES):
         check.reject(
-            "custom_data.currency",
-            "Purchase events need custom_data.currency as a 3-letter ISO 4217 code",
+            "custom_data.delivery_category",
+            f"custom_data.delivery_category must be one of {', '.join(sorted(DELIVERY_CATEGORIES))}",
         )
+
+
+def _is_identifier(value: Any) -> bool:
+    kind = type(value)
+    if kind is str:
+        return bool(value.strip())
+    if kind is int:
+        return True
+    return _non_empty_string(value) or (isinstance(value, int) and not isinstance(value, bool))
+
+
+def _check_contents(contents: Any, check: _EventCheck) -> None:
+    """§4: `contents` is an array of objects, each with an id; quantity and prices are numbers."""
+    if contents is None:
+        return
+    if not isinstance(contents, list):
+        check.reject("custom_data.contents", "custom_data.contents must be an array of objects")
+        return
+    for position, item in enumerate(contents):
+        where = f"custom_data.contents[{position}]"
+        if not _is_mapping(item):
+            check.reject(where, f"{where} must be an object")
+            continue
+        if not _is_identifier(item.get("id")):
+            check.reject(f"{where}.id", f"{where}.id is required and must be a string")
+        quantity = item.get("quantity")
+        if quantity is not None and not _is_integer(quantity):
+            check.reject(f"{where}.quantity", f"{where}.quantity must be an integer")
+        price = item.get("item_price")
+        if price is not None and not _is_numeric(price):
+            check.reject(f"{where}.item_price", f"{where}.item_price must be a number")
+        delivery = item.get("delivery_category")
+        if delivery is not None and not _is_one_of(delivery, DELIVERY_CATEGORIES):
+            check.reject(f"{where}.delivery_category", f"{where}.delivery_category is not a known delivery category")
 
 
 def _check_data_processing_options(event: Mapping[str, Any], check: _EventCheck) -> None:
@@ -365,16 +469,20 @@ def _check_data_processing_options(event: Mapping[str, Any], check: _EventCheck)
             "data_processing_options must be an array of strings",
         )
         return
+    # §10.1: `LDU` is the only option Meta defines; anything else is a sender bug.
+    if any(option != LDU_OPTION for option in options):
+        check.reject("data_processing_options", f"data_processing_options may only hold {LDU_OPTION!r}")
+        return
     if LDU_OPTION not in options:
         return
     # §10.1: LDU needs a country (1 = USA, 0 = geolocate); a state is needed without an IP.
-    country = event.get("data_processing_options_country")
+    country = _code(event.get("data_processing_options_country"))
     if isinstance(country, bool) or not _is_one_of(country, LDU_COUNTRY_CODES):
         check.reject(
             "data_processing_options_country",
             "LDU needs data_processing_options_country 1 (USA) or 0 (geolocate)",
         )
-    state = event.get("data_processing_options_state")
+    state = _code(event.get("data_processing_options_state"))
     user_data = event.get("user_data")
     has_ip = _is_mapping(user_data) and _has_value(user_data.get("client_ip_address"))
     if state is None:
@@ -390,8 +498,17 @@ def _check_data_processing_options(event: Mapping[str, Any], check: _EventCheck)
         )
 
 
+def _code(value: Any) -> Any:
+    """An LDU country or state code; digit strings (`"1000"`) read as the integer they spell."""
+    if isinstance(value, str) and _INTEGER_STRING.fullmatch(value):
+        return int(value)
+    return value
+
+
+# Strings Meta's bool parameters are sent as by form-encoded senders; normalization makes them bools.
+BOOLEAN_STRINGS: Final[dict[str, bool]] = {"true": True, "false": False}
+
 _OPTIONAL_TYPES: Final[tuple[tuple[str, type, str], ...]] = (
-    ("opt_out", bool, "a boolean"),
     ("event_source_url", str, "a string"),
     ("referrer_url", str, "a string"),
     ("messaging_channel", str, "a string"),
@@ -404,6 +521,11 @@ _OPTIONAL_TYPES: Final[tuple[tuple[str, type, str], ...]] = (
 
 
 def _check_optional_types(event: Mapping[str, Any], check: _EventCheck) -> None:
+    opt_out = event.get("opt_out")
+    if opt_out is not None and not (
+        isinstance(opt_out, bool) or (isinstance(opt_out, str) and opt_out.lower() in BOOLEAN_STRINGS)
+    ):
+        check.reject("opt_out", "opt_out must be a boolean")
     for name, expected, description in _OPTIONAL_TYPES:
         value = event.get(name)
         if value is not None and not isinstance(value, expected):

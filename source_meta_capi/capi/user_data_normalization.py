@@ -13,30 +13,49 @@ Choices where Meta leaves room (fact sheet §3.4):
 - Names lose punctuation but keep letters of every script, accents and single inner
   spaces; cities lose spaces too. Integers are accepted wherever a string is expected.
 - Dates of birth read year-first, US month-first, or day-first when month-first cannot be
-  a date (`16.02.1997`), and are dropped outside 1900..today.
+  a date (`16.02.1997`), CJK (`1997年2月16日`) and English month names (`Feb 16, 1997`, read
+  by pendulum with fixed formats, so nothing is guessed), and are dropped outside 1900..today.
+- Placeholders (`null`, `N/A`, `none`, `-`, `unknown`, …) are dropped from every hashed field:
+  hashed, they would make unrelated people share one value.
+- Digits of any script (`１００－０００１`, Arabic-Indic) are folded to ASCII in phones, postal
+  codes and dates. docs/normalization.md lists every rule with its source.
 """
 
+import dataclasses
 import functools
 import hashlib
 import hmac
+import ipaddress
 import re
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, Final
 
 import phonenumbers
-import pycountry
 
 from source_meta_capi.capi.event_fields import (
     HASHED_USER_DATA_KEYS,
     PLAIN_USER_DATA_KEYS,
+    USER_DATA_PLACEHOLDERS,
 )
+from source_meta_capi.capi.place_names import country_alpha2, us_state_code
 
 _SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 _EMAIL_SHAPE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-_US_ZIP = re.compile(r"(\d{5})(?:[\s-]?\d{4})?")
+# §3.4.3: five digits, optionally labelled (`ZIP 94025`) and followed by a ZIP+4 tail in any
+# punctuation, complete or not (`94025-`, `94025-12`, `94025.1234`, `94025–1234`).
+_US_ZIP = re.compile(r"(?:zip(?:\s*code)?\W*)?(\d{5})(?:(?:[\W_]+\d{0,4})|\d{4})?\W*", re.IGNORECASE)
+# Without a country only the unmistakable shapes count as US: 5 digits, a complete ZIP+4, or a
+# `ZIP` label. A loose tail would truncate other countries' codes (Brazil's `01310-100`).
+_US_ZIP_WITHOUT_COUNTRY = re.compile(r"(?:zip(?:\s*code)?\W*(\d{5})\W*)|(?:(\d{5})(?:[\s-]?\d{4})?)", re.IGNORECASE)
+_US_ZIP_INT_MAX = 99_999
+_US_ZIP_MAX_LENGTH = 32
+# What ends the subscriber number: an extension (`ext 7`, `x12`, `#5`, `;ext=5`) or a pause.
+_PHONE_EXTENSION = re.compile(r"(?i)\s*(?:;\s*ext=|e?xt(?:ension)?\.?|x|#|,|доб\.?).*$")
+# International call prefixes: `00` nearly everywhere, `011` from NANP countries.
+_INTERNATIONAL_PREFIX = re.compile(r"\s*(?:00|011)[\s.-]*(?=[1-9])")
 _NON_DIGITS = re.compile(r"\D")
 _E164_MAX_DIGITS = 15
 _PHONE_MIN_DIGITS = 7
@@ -60,32 +79,21 @@ def _pairs(table: str) -> dict[str, str]:
     return {name: code for name, code in (pair.split("=") for pair in table.split())}
 
 
-# §3.4.4: full US state and territory names (letters only) to their ANSI codes.
-_US_STATES: dict[str, str] = _pairs(
-    "alabama=al alaska=ak arizona=az arkansas=ar california=ca colorado=co "
-    "connecticut=ct delaware=de districtofcolumbia=dc florida=fl georgia=ga "
-    "hawaii=hi idaho=id illinois=il indiana=in iowa=ia kansas=ks kentucky=ky "
-    "louisiana=la maine=me maryland=md massachusetts=ma michigan=mi minnesota=mn "
-    "mississippi=ms missouri=mo montana=mt nebraska=ne nevada=nv newhampshire=nh "
-    "newjersey=nj newmexico=nm newyork=ny northcarolina=nc northdakota=nd ohio=oh "
-    "oklahoma=ok oregon=or pennsylvania=pa rhodeisland=ri southcarolina=sc "
-    "southdakota=sd tennessee=tn texas=tx utah=ut vermont=vt virginia=va "
-    "washington=wa westvirginia=wv wisconsin=wi wyoming=wy puertorico=pr guam=gu "
-    "americansamoa=as virginislands=vi usvirginislands=vi "
-    "northernmarianaislands=mp"
-)
-
-# §3.4.5: everyday names pycountry's lookup (ISO names and codes) does not know.
-_COUNTRY_ALIASES: dict[str, str] = _pairs(
-    "uk=gb greatbritain=gb britain=gb england=gb scotland=gb wales=gb "
-    "northernireland=gb unitedstates=us unitedstatesofamerica=us usa=us "
-    "america=us russia=ru southkorea=kr korea=kr northkorea=kp turkey=tr "
-    "czechia=cz vietnam=vn iran=ir syria=sy laos=la moldova=md bolivia=bo "
-    "venezuela=ve tanzania=tz taiwan=tw holland=nl uae=ae unitedarabemirates=ae "
-    "ivorycoast=ci macedonia=mk"
-)
-
 _GENDERS: dict[str, str] = _pairs("f=f female=f woman=f m=m male=m man=m")
+
+
+class WarningKind:
+    """What a `NormalizationWarning` is about, as a stable label a metric can count."""
+
+    DROPPED_VALUE: Final[str] = "dropped_value"
+    PHONE_WITHOUT_COUNTRY_CODE: Final[str] = "phone_without_country_code"
+    UNKNOWN_KEY: Final[str] = "unknown_key"
+    WEAK_MATCH_KEYS: Final[str] = "weak_match_keys"
+    NO_MATCH_KEY: Final[str] = "no_match_key"
+    NOT_SERVER_EVENT_FIELD: Final[str] = "not_server_event_field"
+    CUSTOMER_SEGMENTATION: Final[str] = "customer_segmentation"
+    PII_IN_CUSTOM_DATA: Final[str] = "pii_in_custom_data"
+    COERCED_TYPE: Final[str] = "coerced_type"
 
 
 @dataclass(frozen=True)
@@ -94,6 +102,8 @@ class NormalizationWarning:
 
     field: str
     reason: str
+    # Derived from the reason's cause; left out of equality so the reason stays the contract.
+    kind: str = dataclasses.field(default=WarningKind.DROPPED_VALUE, compare=False)
 
 
 @dataclass
@@ -135,8 +145,9 @@ def normalize_field(key: str, value: str, country: str | None = None, today: dat
     """
     if key not in HASHED_USER_DATA_KEYS:
         raise ValueError(f"{key!r} is not a hashed user_data key")
+    alpha_2 = _alpha2(country)
     try:
-        return _normalize(key, value, _alpha2(country), today or date.today())[0]
+        return _normalize(key, value, (alpha_2,) if alpha_2 else (), today or date.today())[0]
     except _NormalizationError:
         return None
 
@@ -152,23 +163,29 @@ def normalize_user_data(
     copied unchanged (fbc/fbp case matters, §3.2). Unknown keys are dropped so that personal
     data under a misspelt key never reaches a store. `default_country` applies when the
     event carries no usable `country`; `today` bounds dates of birth (injected for tests).
+    Phones are read in each of the event's countries in turn (then the default) and take the
+    first region where libphonenumber finds a valid number.
     """
     today = today or date.today()
     warnings: list[NormalizationWarning] = []
-    country = _event_country(raw.get("country"), today) or _alpha2(default_country)
+    regions = _event_countries(raw.get("country"))
+    default = _alpha2(default_country)
+    if default and default not in regions:
+        regions = (*regions, default)
     user_data: dict[str, Any] = {}
     for key, value in raw.items():
         if key in HASHED_USER_DATA_KEYS:
-            hashes = _hash_values(key, value, country, today, warnings)
+            hashes = _hash_values(key, value, regions, today, warnings)
             if hashes:
                 user_data[key] = hashes
         elif key in PLAIN_USER_DATA_KEYS:
-            if _is_plain_identifier(value):
-                user_data[key] = value
-            elif value is not None:
-                warnings.append(NormalizationWarning(key, "dropped: expected a non-empty string or integer"))
+            identifier, reason = _plain_identifier(key, value)
+            if identifier is not None:
+                user_data[key] = identifier
+            elif reason is not None:
+                warnings.append(NormalizationWarning(key, reason))
         else:
-            warnings.append(NormalizationWarning(str(key), "dropped: unknown user_data key"))
+            warnings.append(NormalizationWarning(str(key), "dropped: unknown user_data key", WarningKind.UNKNOWN_KEY))
     return NormalizedUserData(user_data, warnings)
 
 
@@ -204,37 +221,116 @@ def _is_plain_identifier(value: Any) -> bool:
     return (isinstance(value, str) and value != "") or isinstance(value, int)
 
 
-def _event_country(value: Any, today: date) -> str | None:
-    first = value[0] if isinstance(value, list) and value else value
-    if not isinstance(first, str) or is_sha256_hex(first):
-        return None
+def _plain_identifier(key: str, value: Any) -> tuple[Any, str | None]:
+    """(identifier to forward, None), or (None, why it was dropped; None when it was null)."""
+    if value is None:
+        return None, None
+    if isinstance(value, str):
+        # Surrounding whitespace is transport noise; inner text (fbc's case-sensitive fbclid,
+        # Parameter Builder appendices) is sent exactly as received (§3.1, §3.2).
+        text = value.strip()
+        if not text:
+            return None, "dropped: empty value"
+        if key == "client_ip_address":
+            address = _client_ip(text)
+            return (address, None) if address else (None, "dropped: not an IP address")
+        return text, None
+    if _is_plain_identifier(value):
+        return value, None
+    return None, "dropped: expected a non-empty string or integer"
+
+
+# Meta's Parameter Builder appends `.` and an 8-character appendix to values it produces (§3.1).
+_APPENDIX = re.compile(r"\.[A-Za-z0-9_-]{8}")
+
+
+# A canonical dotted quad, what ipaddress would print back for it: ~0.3 µs instead of ~4.
+_CANONICAL_IPV4 = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)")
+
+
+def _client_ip(text: str) -> str | None:
+    """The client's address from an IP field: the first of a proxy list (X-Forwarded-For order),
+    without brackets, an IPv4 port or spaces; None when no address is there (§3.1: "no spaces")."""
+    if _CANONICAL_IPV4.fullmatch(text):
+        return text
+    first = text.split(",", 1)[0].strip()
+    if first.startswith("[") and "]" in first:
+        first = first[1 : first.index("]")]
+    elif first.count(":") == 1:
+        first = first.split(":", 1)[0]
     try:
-        return _normalize("country", first, None, today)[0]
-    except _NormalizationError:
-        return None
+        return str(ipaddress.ip_address(first))
+    except ValueError:
+        pass
+    head, dot, appendix = first.rpartition(".")
+    if dot and _APPENDIX.fullmatch(dot + appendix) and not appendix.isdigit():
+        try:
+            ipaddress.ip_address(head)
+        except ValueError:
+            return None
+        return first
+    return None
+
+
+def _event_countries(value: Any) -> tuple[str, ...]:
+    """The event's usable countries, in order, as alpha-2 (placeholders and hashes skipped)."""
+    if type(value) is str and len(value) <= _COUNTRY_CACHE_MAX_LENGTH:
+        return _cached_countries_of(value)
+    return _countries_of(value)
+
+
+def _countries_of(value: Any) -> tuple[str, ...]:
+    items = value if isinstance(value, list) else [value]
+    countries: list[str] = []
+    for item in items:
+        if not isinstance(item, str) or is_sha256_hex(item):
+            continue
+        alpha_2 = _alpha2(item)
+        if alpha_2 and alpha_2 not in countries:
+            countries.append(alpha_2)
+    return tuple(countries)
+
+
+_cached_countries_of = functools.lru_cache(maxsize=1024)(_countries_of)
 
 
 def _alpha2(country: str | None) -> str | None:
-    if not country:
+    if not country or _is_placeholder(country.strip()):
         return None
     try:
-        return _country(country)
+        return _country(country.strip())
     except _NormalizationError:
         return None
+
+
+def _is_placeholder(text: str) -> bool:
+    """`text` (already trimmed) is one of USER_DATA_PLACEHOLDERS."""
+    # Most values fail on their first character, before any lowering or splitting.
+    if len(text) > _PLACEHOLDER_MAX_LENGTH or text[:1] not in _PLACEHOLDER_INITIALS:
+        return False
+    lowered = text.lower()
+    return lowered in USER_DATA_PLACEHOLDERS or (" " in lowered and " ".join(lowered.split()) in USER_DATA_PLACEHOLDERS)
+
+
+_PLACEHOLDER_MAX_LENGTH = 20
+_PLACEHOLDER_INITIALS = frozenset(
+    {placeholder[0] for placeholder in USER_DATA_PLACEHOLDERS}
+    | {placeholder[0].upper() for placeholder in USER_DATA_PLACEHOLDERS}
+)
 
 
 def _hash_values(
     key: str,
     value: Any,
-    country: str | None,
+    regions: tuple[str, ...],
     today: date,
     warnings: list[NormalizationWarning],
 ) -> list[str]:
     if type(value) is str:
         # The common case, a single string, without the list machinery below (same result).
-        digest, reason = _digest(key, value, country, today)
+        digest, reason = _digest(key, value, regions, today)
         if reason is not None:
-            warnings.append(NormalizationWarning(key, reason))
+            warnings.append(_warning(key, digest, reason))
         return [] if digest is None else [digest]
     items = value if isinstance(value, list) else [value]
     hashes: list[str] = []
@@ -245,25 +341,35 @@ def _hash_values(
         if isinstance(item, bool) or not isinstance(item, str | int):
             warnings.append(NormalizationWarning(key, "dropped: expected a string"))
             continue
-        digest, reason = _digest(key, str(item), country, today)
+        text = str(item)
+        if key == "zp" and type(item) is int and regions[:1] == ("us",) and 0 <= item <= _US_ZIP_INT_MAX:
+            # A ZIP sent as a JSON number has lost its leading zeros (02134 -> 2134).
+            text = f"{item:05d}"
+        digest, reason = _digest(key, text, regions, today)
         if reason is not None:
-            warnings.append(NormalizationWarning(key, reason))
+            warnings.append(_warning(key, digest, reason))
         if digest is not None and digest not in hashes:
             hashes.append(digest)
     return hashes
 
 
-def _digest(key: str, text: str, country: str | None, today: date) -> tuple[str | None, str | None]:
+def _warning(key: str, digest: str | None, reason: str) -> NormalizationWarning:
+    # A warning that comes with a digest is the phone sent without a country code.
+    kind = WarningKind.DROPPED_VALUE if digest is None else WarningKind.PHONE_WITHOUT_COUNTRY_CODE
+    return NormalizationWarning(key, reason, kind)
+
+
+def _digest(key: str, text: str, regions: tuple[str, ...], today: date) -> tuple[str | None, str | None]:
     """(digest, None), (digest, quality warning) or (None, why the value was dropped)."""
     if key in _CACHED_KEYS and len(text) <= _CACHED_TEXT_MAX_LENGTH:
-        return _cached_hash_one(key, text, country, today)
-    return _hash_one(key, text, country, today)
+        return _cached_hash_one(key, text, regions, today)
+    return _hash_one(key, text, regions, today)
 
 
-def _hash_one(key: str, text: str, country: str | None, today: date) -> tuple[str | None, str | None]:
+def _hash_one(key: str, text: str, regions: tuple[str, ...], today: date) -> tuple[str | None, str | None]:
     """(digest, None), (digest, quality warning) or (None, why the value was dropped)."""
     try:
-        normalized, prehashed, warning = _normalize(key, text, country, today)
+        normalized, prehashed, warning = _normalize(key, text, regions, today)
     except _NormalizationError as error:
         return None, f"dropped: {error}"
     return (normalized if prehashed else sha256_hex(normalized)), warning
@@ -279,7 +385,7 @@ _CACHED_TEXT_MAX_LENGTH = 64
 _cached_hash_one = functools.lru_cache(maxsize=8192)(_hash_one)
 
 
-def _normalize(key: str, value: str, country: str | None, today: date) -> tuple[str, bool, str | None]:
+def _normalize(key: str, value: str, regions: tuple[str, ...], today: date) -> tuple[str, bool, str | None]:
     """(normalized value, already hashed?, quality warning) or _NormalizationError."""
     text = (value if value.isascii() else unicodedata.normalize("NFC", value)).strip()
     if not text:
@@ -287,10 +393,37 @@ def _normalize(key: str, value: str, country: str | None, today: date) -> tuple[
     # `text` is already trimmed, so this is is_sha256_hex(text) without a second strip.
     if len(text) == _SHA256_HEX_LENGTH and _SHA256_HEX.fullmatch(text) is not None:
         return text.lower(), True, None
+    if _is_placeholder(text):
+        raise _NormalizationError("placeholder, not data")
+    if key in _DIGIT_KEYS and not text.isascii():
+        text = _ascii_digits(text)
     if key == "ph":
-        return _phone(text, country)
+        return _phone(text, regions)
     normalizer = _FIELD_NORMALIZERS[key]
-    return normalizer(text, country, today), False, None
+    return normalizer(text, regions[0] if regions else None, today), False, None
+
+
+_DIGIT_KEYS = frozenset({"ph", "zp", "db"})
+
+
+class _DigitsTable(dict[int, str]):
+    """A `str.translate` table, filled on demand, mapping every decimal digit to ASCII."""
+
+    def __missing__(self, code: int) -> str:
+        char = chr(code)
+        folded = str(unicodedata.decimal(char)) if unicodedata.category(char) == "Nd" else char
+        if len(self) < _LETTERS_TABLE_LIMIT:
+            self[code] = folded
+        return folded
+
+
+_DIGITS = _DigitsTable()
+
+
+def _ascii_digits(text: str) -> str:
+    # NFKC turns fullwidth forms (`１００－０００１`) into ASCII; other scripts' digits
+    # (Arabic-Indic, Devanagari) are decimal digits NFKC keeps, so they are mapped one by one.
+    return unicodedata.normalize("NFKC", text).translate(_DIGITS).strip()
 
 
 def _email(text: str, _country: str | None, _today: date) -> str:
@@ -301,20 +434,32 @@ def _email(text: str, _country: str | None, _today: date) -> str:
     return email
 
 
-def _phone(text: str, country: str | None) -> tuple[str, bool, str | None]:
+def _phone(text: str, regions: tuple[str, ...]) -> tuple[str, bool, str | None]:
     # §3.4.2: libphonenumber resolves trunk zeros, dots and extensions that the SDK rejects.
     if len(text) <= _NANP_MAX_LENGTH:
         nanp = _NANP_INTERNATIONAL.fullmatch(text)
-        if nanp is None and country == "us":
+        if nanp is None and regions[:1] == ("us",):
             nanp = _NANP_NATIONAL.fullmatch(text)
         if nanp is not None:
             return "1" + nanp.group(1).translate(_NANP_SEPARATORS), False, None
-    e164 = _cached_e164(text, country) if len(text) <= _CACHED_TEXT_MAX_LENGTH else _e164(text, country)
+    return _parsed_phone(text, regions)
+
+
+def _parsed_phone(text: str, regions: tuple[str, ...]) -> tuple[str, bool, str | None]:
+    """`_phone` without its NANP fast path: libphonenumber, then the digits-only fallback."""
+    e164 = _cached_e164(text, regions) if len(text) <= _CACHED_TEXT_MAX_LENGTH else _e164(text, regions)
+    if e164 is None and not regions:
+        # No country to read a national prefix in: `0044 …` / `011 44 …` can only be
+        # international call prefixes, i.e. `+44 …`.
+        international = _INTERNATIONAL_PREFIX.match(text)
+        if international is not None:
+            e164 = _e164("+" + text[international.end() :], ())
     if e164 is not None:
         return e164, False, None
     # Without a country code Meta cannot match the number, but digits-only still matches the
     # records that were stored the same way (Segment's behaviour, §3.3); flag the quality loss.
-    digits = _NON_DIGITS.sub("", text).lstrip("0")
+    # An extension is not part of the number.
+    digits = _NON_DIGITS.sub("", _PHONE_EXTENSION.sub("", text)).lstrip("0")
     if not _PHONE_MIN_DIGITS <= len(digits) <= _E164_MAX_DIGITS:
         raise _NormalizationError("not a phone number")
     return (
@@ -324,18 +469,28 @@ def _phone(text: str, country: str | None) -> tuple[str, bool, str | None]:
     )
 
 
-def _e164(text: str, country: str | None) -> str | None:
-    """libphonenumber's E.164 digits for `text` read in `country`, or None if not a possible number."""
-    region = country.upper() if country else None
-    try:
-        number = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException:
-        number = None
-    # A local-only number (no area code) would format as a wrong E.164 number.
-    possible = phonenumbers.ValidationResult.IS_POSSIBLE
-    if number and phonenumbers.is_possible_number_with_reason(number) == possible:
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
-    return None
+def _e164(text: str, regions: tuple[str, ...]) -> str | None:
+    """libphonenumber's E.164 digits for `text`, or None if not a possible number.
+
+    `text` is read in each region in turn; the first valid reading wins, else the first
+    possible one (a number of a new range libphonenumber does not know yet).
+    """
+    possible_reading: str | None = None
+    for region in regions or (None,):
+        try:
+            number = phonenumbers.parse(text, region.upper() if region else None)
+        except phonenumbers.NumberParseException:
+            continue
+        # A local-only number (no area code) would format as a wrong E.164 number.
+        if phonenumbers.is_possible_number_with_reason(number) != phonenumbers.ValidationResult.IS_POSSIBLE:
+            continue
+        e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
+        if len(regions) <= 1 or phonenumbers.is_valid_number(number):
+            return e164
+        possible_reading = possible_reading or e164
+        if text.lstrip().startswith("+"):
+            break  # An international number reads the same in every region.
+    return possible_reading
 
 
 _cached_e164 = functools.lru_cache(maxsize=4096)(_e164)
@@ -404,22 +559,32 @@ def _city(text: str, _country: str | None, _today: date) -> str:
 
 
 def _state(text: str, country: str | None, _today: date) -> str:
-    # §3.4.4: US full names map to the ANSI code; elsewhere only punctuation/spaces go.
+    # §3.4.4: US full names and abbreviations map to the ANSI code; elsewhere only
+    # punctuation and spaces go.
     state = _letters(text, _STATE_LETTERS)
-    if country in (None, "us") and state in _US_STATES:
-        return _US_STATES[state]
+    if country in (None, "us"):
+        code = us_state_code(state)
+        if code is not None:
+            return code
     if not state:
         raise _NormalizationError("no letters in state")
     return state
 
 
 def _zip(text: str, country: str | None, _today: date) -> str:
-    # §3.4.3: US keeps the first 5 digits; a ZIP+4 shape is US even without a country.
-    us_zip = _US_ZIP.fullmatch(text)
-    if country == "us" or (country is None and us_zip):
-        if not us_zip:
-            raise _NormalizationError("US ZIP code needs 5 digits")
-        return us_zip.group(1)
+    # §3.4.3: US keeps the first 5 digits; a ZIP or ZIP+4 shape is US even without a country.
+    if len(text) <= _US_ZIP_MAX_LENGTH:
+        if country == "us":
+            us_zip = _US_ZIP.fullmatch(text)
+            if not us_zip:
+                raise _NormalizationError("US ZIP code needs 5 digits")
+            return us_zip.group(1)
+        if country is None:
+            unmistakable = _US_ZIP_WITHOUT_COUNTRY.fullmatch(text)
+            if unmistakable:
+                return unmistakable.group(1) or unmistakable.group(2)
+    elif country == "us":
+        raise _NormalizationError("US ZIP code needs 5 digits")
     postal = "".join(char for char in text.lower() if char.isalnum())
     if not postal:
         raise _NormalizationError("no letters or digits in postal code")
@@ -435,17 +600,7 @@ def _country(text: str, _country: str | None = None, _today: date | None = None)
 
 
 def _alpha_2_of(text: str) -> str | None:
-    letters = "".join(char for char in text.lower() if char.isalpha())
-    if letters in _COUNTRY_ALIASES:
-        return _COUNTRY_ALIASES[letters]
-    if len(letters) == 2 and pycountry.countries.get(alpha_2=letters.upper()) is not None:
-        return letters
-    try:
-        match = pycountry.countries.lookup(text.strip())
-    except LookupError:
-        return None
-    alpha_2 = str(match.alpha_2).lower()
-    return alpha_2 if len(alpha_2) == 2 else None
+    return country_alpha2(text)
 
 
 # Every event resolves its country (and the configured default) before its phone, and the same
@@ -464,10 +619,22 @@ def _gender(text: str, _country: str | None, _today: date) -> str:
 
 
 _DOB_PATTERNS: tuple[tuple[re.Pattern[str], tuple[str, str, str]], ...] = (
-    (re.compile(r"(\d{4})(\d{2})(\d{2})"), ("y", "m", "d")),
-    (re.compile(r"(\d{4})[-/. ](\d{1,2})[-/. ](\d{1,2})(?:[T ].*)?"), ("y", "m", "d")),
+    # Basic ISO 8601, optionally with a time (`19970216T000000`).
+    (re.compile(r"(\d{4})(\d{2})(\d{2})(?:T[\d:.,]*(?:Z|[+-]\d{2}:?\d{2})?)?", re.IGNORECASE), ("y", "m", "d")),
+    # Extended ISO 8601 with a time or a zone (`1997-02-16Z`), and year-first with any separator.
+    (re.compile(r"(\d{4})[-/. ](\d{1,2})[-/. ](\d{1,2})(?:[T ].*|Z)?", re.IGNORECASE), ("y", "m", "d")),
     (re.compile(r"(\d{1,2})[-/. ](\d{1,2})[-/. ](\d{4})"), ("m", "d", "y")),
+    # Chinese/Japanese and Korean (`1997年2月16日`, `1997년 2월 16일`).
+    (re.compile(r"(\d{4})\s*[年년]\s*(\d{1,2})\s*[月월]\s*(\d{1,2})\s*[日일]?"), ("y", "m", "d")),
 )
+# English month names, read by pendulum with exactly these formats: its free-form parser
+# fills in what is missing (`Feb 1997` became the 5th, today's day), which would invent data.
+_TEXTUAL_DOB_FORMATS = (
+    "MMM D, YYYY", "MMMM D, YYYY", "MMM D YYYY", "MMMM D YYYY",
+    "D MMM YYYY", "D MMMM YYYY", "D MMM, YYYY", "D MMMM, YYYY",
+)  # fmt: skip
+_ORDINAL_SUFFIX = re.compile(r"(?<=\d)(?:st|nd|rd|th)\b", re.IGNORECASE)
+_MONTH_ABBREVIATION_DOT = re.compile(r"(?<=[A-Za-z])\.")
 
 
 def _birth_date(text: str, _country: str | None, today: date) -> str:
@@ -486,7 +653,27 @@ def _birth_date(text: str, _country: str | None, today: date) -> str:
         if parsed.year < _MIN_BIRTH_YEAR or parsed > today:
             raise _NormalizationError("birth date outside 1900..today")
         return parsed.strftime("%Y%m%d")
-    raise _NormalizationError("unrecognised date format")
+    parsed = _textual_date(text)
+    if parsed is None:
+        raise _NormalizationError("unrecognised date format")
+    if parsed.year < _MIN_BIRTH_YEAR or parsed > today:
+        raise _NormalizationError("birth date outside 1900..today")
+    return parsed.strftime("%Y%m%d")
+
+
+def _textual_date(text: str) -> date | None:
+    if text.isascii() is False or not any(char.isalpha() for char in text):
+        return None
+    # pendulum's tokens are case-sensitive (`Feb`) and know neither `Feb.` nor `16th`.
+    cleaned = " ".join(_MONTH_ABBREVIATION_DOT.sub("", _ORDINAL_SUFFIX.sub("", text)).split()).title()
+    import pendulum
+
+    for pattern in _TEXTUAL_DOB_FORMATS:
+        try:
+            return pendulum.from_format(cleaned, pattern).date()
+        except ValueError:
+            continue
+    return None
 
 
 def _valid_date(year: int, month: int, day: int) -> date | None:

@@ -122,6 +122,12 @@ class ReceiverMetrics:
         self.forward_queue_depth = Gauge(
             "meta_capi_receiver_forward_queue_depth", "Batches waiting for the background forwarder.", registry=r
         )
+        self.normalization_warnings = Counter(
+            "meta_capi_receiver_normalization_warnings",
+            "Accepted events' normalization warnings, by kind (WarningKind: weak_match_keys, dropped_value, …).",
+            ["pixel_id", "kind"],
+            registry=r,
+        )
         self.dead_letters = Counter(
             "meta_capi_receiver_dead_letters",
             "Dead-letter records staged, by stage.",

@@ -58,6 +58,8 @@ class AcceptedEvent:
     event_id: str
     record: dict[str, Any]
     forward: dict[str, Any]
+    # WarningKind of each normalization warning, for the normalization_warnings metric.
+    warning_kinds: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -167,6 +169,9 @@ def process(
         valid_indices = ()
     for index in valid_indices:
         normalized = normalize_event(events[index], default_country, today)
+        if normalized.rejection is not None:
+            rejections.append(EventRejection(index, event_id_of(events[index]), "user_data", normalized.rejection))
+            continue
         forward = normalized.event
         event_id = event_id_of(forward)
         was_generated = event_id is None
@@ -199,7 +204,8 @@ def process(
             event_id_generated=was_generated,
             normalization_warnings=[f"{w.field}: {w.reason}" for w in normalized.warnings],
         )
-        accepted.append(AcceptedEvent(index, event_id, record, forward))
+        kinds = tuple(warning.kind for warning in normalized.warnings)
+        accepted.append(AcceptedEvent(index, event_id, record, forward, kinds))
     rejections.sort(key=lambda r: r.index if r.index is not None else -1)
     by_index: dict[int, list[EventRejection]] = {}
     for rejection in rejections:

@@ -9,6 +9,7 @@ from source_meta_capi.capi.event_normalization import normalize_event
 from source_meta_capi.capi.event_validation import validate_event
 from source_meta_capi.capi.user_data_normalization import (
     NormalizationWarning,
+    WarningKind,
     is_sha256_hex,
 )
 
@@ -166,15 +167,21 @@ def test_user_data_warnings_are_prefixed_and_value_free() -> None:
                                           "client_user_agent": "UA"}}  # fmt: skip
     result = normalize_event(raw, today=TODAY)
     assert result.event["user_data"] == {"client_user_agent": "UA"}
-    assert [w.field for w in result.warnings] == ["user_data.em", "user_data.ge"]
+    # A user agent alone is a subset of one of Meta's too-thin combinations (§2.2).
+    assert [w.field for w in result.warnings] == ["user_data.em", "user_data.ge", "user_data"]
+    assert result.warnings[-1].kind == WarningKind.WEAK_MATCH_KEYS
     assert "nobody" not in repr(result)
 
 
-def test_given_no_usable_match_key_left_then_warning() -> None:
+def test_given_no_usable_match_key_left_then_rejection_names_the_dropped_fields() -> None:
     raw = {**RAW_PURCHASE, "action_source": "email", "user_data": {"em": "nobody"}}
     result = normalize_event(raw, today=TODAY)
     assert result.event["user_data"] == {}
     assert NormalizationWarning("user_data", "no usable match key left") in result.warnings
+    assert result.rejection == (
+        "user_data has no usable match key left after normalization; dropped: user_data.em (not an email address)"
+    )
+    assert "nobody" not in result.rejection
 
 
 def test_default_country_resolves_national_phone_numbers() -> None:

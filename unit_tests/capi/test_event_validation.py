@@ -105,7 +105,7 @@ def test_non_web_sources_need_no_url_or_user_agent(action_source: str) -> None:
     assert validate_event(event, NOW) == []
 
 
-@pytest.mark.parametrize("event_time", [True, "1764150000", 1764149000.5, None, [NOW]])
+@pytest.mark.parametrize("event_time", [True, "1764150000.0", " 1764150000", 1764149000.5, None, [NOW]])
 def test_event_time_must_be_integer_seconds(event_time: Any) -> None:
     event = web_event()
     event["event_time"] = event_time
@@ -192,12 +192,14 @@ def test_business_messaging_needs_messaging_channel() -> None:
     [
         (None, ["custom_data.value", "custom_data.currency"]),
         ({"currency": "USD"}, ["custom_data.value"]),
-        ({"currency": "USD", "value": "12.5"}, ["custom_data.value"]),
+        ({"currency": "USD", "value": "12.5"}, []),
+        ({"currency": "USD", "value": "abc"}, ["custom_data.value"]),
         ({"currency": "USD", "value": True}, ["custom_data.value"]),
         ({"currency": "USD", "value": float("nan")}, ["custom_data.value"]),
         ({"value": 1}, ["custom_data.currency"]),
         ({"value": 1, "currency": "US"}, ["custom_data.currency"]),
         ({"value": 1, "currency": "U$D"}, ["custom_data.currency"]),
+        ({"value": 1, "currency": "XYZ"}, ["custom_data.currency"]),
         ({"value": 0, "currency": "usd"}, []),
         ({"value": 10, "currency": "EUR"}, []),
     ],
@@ -314,7 +316,7 @@ def test_batch_splits_valid_and_rejected_events() -> None:
     assert not result.body_rejected
 
 
-def test_batch_rejects_later_duplicates_of_event_name_and_event_id() -> None:
+def test_batch_accepts_repeated_event_name_and_event_id_as_meta_does() -> None:
     body = {
         "data": [
             web_event(event_id="A", event_time="bad"),
@@ -328,12 +330,9 @@ def test_batch_rejects_later_duplicates_of_event_name_and_event_id() -> None:
         ]
     }
     result = validate_batch(body, NOW)
-    assert result.valid_indices == (1, 3, 4, 6, 7)
-    duplicates = [r for r in result.rejections if "duplicate" in r.reason]
-    assert [(r.index, r.event_id, r.field) for r in duplicates] == [
-        (2, "A", "event_id"),
-        (5, "7", "event_id"),
-    ]
+    # Meta keeps the first of each (event_name, event_id) and drops the rest (§5).
+    assert result.valid_indices == (1, 2, 3, 4, 5, 6, 7)
+    assert [(r.index, r.field) for r in result.rejections] == [(0, "event_time")]
 
 
 @pytest.mark.parametrize(
