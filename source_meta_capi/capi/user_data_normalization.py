@@ -14,7 +14,7 @@ Choices where Meta leaves room (fact sheet §3.4):
   spaces; cities lose spaces too. Integers are accepted wherever a string is expected.
 - Dates of birth read year-first, US month-first, or day-first when month-first cannot be
   a date (`16.02.1997`), CJK (`1997年2月16日`) and English month names (`Feb 16, 1997`, read
-  by pendulum with fixed formats, so nothing is guessed), and are dropped outside 1900..today.
+  with fixed shapes, so nothing is guessed), and are dropped outside 1900..today.
 - Placeholders (`null`, `N/A`, `none`, `-`, `unknown`, …) are dropped from every hashed field:
   hashed, they would make unrelated people share one value.
 - Digits of any script (`１００－０００１`, Arabic-Indic) are folded to ASCII in phones, postal
@@ -627,14 +627,20 @@ _DOB_PATTERNS: tuple[tuple[re.Pattern[str], tuple[str, str, str]], ...] = (
     # Chinese/Japanese and Korean (`1997年2月16日`, `1997년 2월 16일`).
     (re.compile(r"(\d{4})\s*[年년]\s*(\d{1,2})\s*[月월]\s*(\d{1,2})\s*[日일]?"), ("y", "m", "d")),
 )
-# English month names, read by pendulum with exactly these formats: its free-form parser
-# fills in what is missing (`Feb 1997` became the 5th, today's day), which would invent data.
-_TEXTUAL_DOB_FORMATS = (
-    "MMM D, YYYY", "MMMM D, YYYY", "MMM D YYYY", "MMMM D YYYY",
-    "D MMM YYYY", "D MMMM YYYY", "D MMM, YYYY", "D MMMM, YYYY",
-)  # fmt: skip
-_ORDINAL_SUFFIX = re.compile(r"(?<=\d)(?:st|nd|rd|th)\b", re.IGNORECASE)
-_MONTH_ABBREVIATION_DOT = re.compile(r"(?<=[A-Za-z])\.")
+# English month names and their abbreviations (`Feb`, `Sept`). Matched against exact shapes
+# only: a free-form date parser fills in what is missing (`Feb 1997` became the 5th, today's
+# day), which would invent data. A table rather than strptime's %b: that one follows the
+# process locale, and the Lambda package stays free of a date library.
+_MONTHS: dict[str, int] = {}
+for _number, _month_name in enumerate(
+    ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+     "november", "december"),
+    start=1,
+):  # fmt: skip
+    _MONTHS[_month_name] = _MONTHS[_month_name[:3]] = _number
+_MONTHS["sept"] = 9
+_MONTH_FIRST = re.compile(r"([a-z]+)\.? (\d{1,2})(?:st|nd|rd|th)?,? (\d{4})")
+_DAY_FIRST = re.compile(r"(\d{1,2})(?:st|nd|rd|th)? ([a-z]+)\.?,? (\d{4})")
 
 
 def _birth_date(text: str, _country: str | None, today: date) -> str:
@@ -662,18 +668,20 @@ def _birth_date(text: str, _country: str | None, today: date) -> str:
 
 
 def _textual_date(text: str) -> date | None:
-    if text.isascii() is False or not any(char.isalpha() for char in text):
+    """`Feb 16, 1997`, `February 16th 1997`, `16 Feb. 1997`: English month names, all three parts given."""
+    if not text.isascii():
         return None
-    # pendulum's tokens are case-sensitive (`Feb`) and know neither `Feb.` nor `16th`.
-    cleaned = " ".join(_MONTH_ABBREVIATION_DOT.sub("", _ORDINAL_SUFFIX.sub("", text)).split()).title()
-    import pendulum
-
-    for pattern in _TEXTUAL_DOB_FORMATS:
-        try:
-            return pendulum.from_format(cleaned, pattern).date()
-        except ValueError:
-            continue
-    return None
+    cleaned = " ".join(text.lower().split())
+    match = _MONTH_FIRST.fullmatch(cleaned)
+    if match is not None:
+        month_name, day, year = match.groups()
+    else:
+        match = _DAY_FIRST.fullmatch(cleaned)
+        if match is None:
+            return None
+        day, month_name, year = match.groups()
+    month = _MONTHS.get(month_name)
+    return _valid_date(int(year), month, int(day)) if month is not None else None
 
 
 def _valid_date(year: int, month: int, day: int) -> date | None:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -282,6 +283,9 @@ class GroupCommitter:
         metrics.child(metrics.events_received, pixel_id).inc(sum(intake.events_received for intake in intakes))
         accepted = sum(len(intake.accepted) for intake in intakes)
         metrics.child(metrics.events_accepted, pixel_id).inc(accepted)
+        warnings = Counter(kind for intake in intakes for event in intake.accepted for kind in event.warning_kinds)
+        for kind, count in warnings.items():
+            metrics.child(metrics.normalization_warnings, pixel_id, kind).inc(count)
         if records:
             metrics.child(metrics.events_staged, pixel_id).inc(records)
         letters = sum(len(intake.dead_letters) for intake in intakes)

@@ -199,3 +199,17 @@ def test_given_test_event_pixels_when_loading_then_only_those_take_test_events()
     assert listed.allows_test_events("222") and not listed.allows_test_events("333")
     with pytest.raises(SettingsError, match="META_CAPI_TEST_EVENT_PIXELS"):
         load(META_CAPI_TEST_EVENT_PIXELS="111,all")
+
+
+def test_given_the_settings_model_when_docs_read_then_their_env_table_is_the_generated_one() -> None:
+    """docs/receiver.md carries `meta-capi-receiver env`'s table; regenerate it when a setting changes."""
+    from pathlib import Path
+
+    from source_meta_capi.receiver.settings import env_table_markdown
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "receiver.md").read_text(encoding="utf-8")
+    start, end = "<!-- env-table:start -->\n", "\n<!-- env-table:end -->"
+    documented = text[text.index(start) + len(start) : text.index(end)]
+    assert documented == env_table_markdown().rstrip("\n"), (
+        "docs/receiver.md's env table is stale: paste the output of `meta-capi-receiver env`"
+    )
