@@ -3,11 +3,12 @@
 Read from PyAirbyte 0.71.3 (`airbyte/types.py`, `airbyte/_processors/sql/duckdb.py`): one table per
 stream named after it, in schema `main` unless told; a column per top-level property, typed from
 its JSON Schema (string VARCHAR, integer BIGINT, number DECIMAL(38,9), boolean BOOLEAN, string
-with format date DATE / date-time TIMESTAMP WITH TIME ZONE, object and array JSON, a union of
-several non-null types or none VARCHAR) plus `_airbyte_raw_id` VARCHAR, `_airbyte_extracted_at`
-TIMESTAMP WITH TIME ZONE and `_airbyte_meta` JSON; rows loaded with DuckDB's `read_json_auto`
-over JSON Lines with that column map, as PyAirbyte does. The real PyAirbyte run
-(test_dbt_pyairbyte_cache.py) checks the package against what PyAirbyte itself writes.
+with format date DATE, object and array JSON, a union of several non-null types or none VARCHAR)
+plus `_airbyte_raw_id` VARCHAR, `_airbyte_extracted_at` and `_airbyte_meta` JSON (`{}`); rows
+loaded with DuckDB's `read_json_auto` over JSON Lines with that column map, as PyAirbyte does.
+date-time: PyAirbyte asks for TIMESTAMP(timezone=True), but duckdb_engine creates a plain
+TIMESTAMP holding UTC (observed in test_dbt_pyairbyte_cache.py, which compares this layout with
+what PyAirbyte itself writes, column by column).
 
 Run with a Python that has duckdb (.venv-dbt):
     python cache_layout.py LOAD.json
@@ -27,7 +28,7 @@ from typing import Any
 
 INTERNAL_COLUMNS = {
     "_airbyte_raw_id": "VARCHAR",
-    "_airbyte_extracted_at": "TIMESTAMP WITH TIME ZONE",
+    "_airbyte_extracted_at": "TIMESTAMP",
     "_airbyte_meta": "JSON",
 }
 
@@ -44,7 +45,7 @@ def duckdb_type(prop: dict[str, Any]) -> str:
         types = non_null[0] if len(non_null) == 1 else None
     fmt = prop.get("format")
     if types == "string":
-        return {"date": "DATE", "date-time": "TIMESTAMP WITH TIME ZONE", "time": "TIME"}.get(fmt, "VARCHAR")
+        return {"date": "DATE", "date-time": "TIMESTAMP", "time": "TIME"}.get(fmt, "VARCHAR")
     return {
         "integer": "BIGINT",
         "number": "DECIMAL(38,9)",
@@ -77,7 +78,7 @@ def load(db: str, tables: list[dict[str, Any]]) -> None:
                     row.update(
                         _airbyte_raw_id=str(uuid.uuid4()),
                         _airbyte_extracted_at=extracted_at,
-                        _airbyte_meta={"changes": [], "sync_id": None},
+                        _airbyte_meta={},
                     )
                     out.write(json.dumps(row) + "\n")
             names = ", ".join(f'"{name}"' for name in columns)

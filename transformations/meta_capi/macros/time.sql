@@ -19,7 +19,17 @@
 {%- endmacro %}
 
 {% macro default__local_date(ts, tz) -%}cast(({{ ts }} at time zone {{ tz }}) as date){%- endmacro %}
-{% macro duckdb__local_date(ts, tz) -%}cast(timezone({{ tz }}, {{ ts }}) as date){%- endmacro %}
+{#- DuckDB: PyAirbyte's cache holds date-times as plain TIMESTAMP in UTC, an Airbyte destination
+    as TIMESTAMPTZ; epoch() reads both as the same instant (timezone() alone would not). -#}
+{% macro duckdb__local_date(ts, tz) -%}cast(timezone({{ tz }}, {{ meta_capi.as_instant(ts) }}) as date){%- endmacro %}
+
+{#- A timestamp with time zone from a date-time column that may hold naive UTC (PyAirbyte's
+    DuckDB cache) or a timestamp with time zone (Airbyte destinations). -#}
+{% macro as_instant(expr) -%}
+  {{ return(adapter.dispatch('as_instant', 'meta_capi')(expr)) }}
+{%- endmacro %}
+{% macro default__as_instant(expr) -%}{{ expr }}{%- endmacro %}
+{% macro duckdb__as_instant(expr) -%}to_timestamp(epoch({{ expr }})){%- endmacro %}
 {% macro bigquery__local_date(ts, tz) -%}date({{ ts }}, {{ tz }}){%- endmacro %}
 {% macro snowflake__local_date(ts, tz) -%}cast(convert_timezone({{ tz }}, {{ ts }}) as date){%- endmacro %}
 {% macro redshift__local_date(ts, tz) -%}cast(convert_timezone({{ tz }}, {{ ts }}) as date){%- endmacro %}

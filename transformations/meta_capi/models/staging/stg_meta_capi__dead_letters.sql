@@ -31,7 +31,7 @@ select
     event_name,
     cast(event_time as {{ dbt.type_bigint() }}) as event_time,
     -- An intake letter may lack a valid event_time (that can be why it was refused).
-    coalesce({{ meta_capi.epoch_to_timestamp('event_time') }}, recorded_at) as event_at
+    coalesce({{ meta_capi.epoch_to_timestamp('event_time') }}, {{ meta_capi.as_instant('recorded_at') }}) as event_at
 from ranked
 where copy_rank = 1
 {%- else %}
