@@ -116,3 +116,6 @@ dbt: $(DBT)
 ## The package's tests alone: fixtures in both connectors' shapes, dbt build, known answers.
 dbt-test: $(STAMP) $(DBT) $(PYAIRBYTE)
 	$(BIN)/python -m pytest -q integration_tests/test_dbt_reconciliation.py integration_tests/test_dbt_pyairbyte_cache.py
+
+# make demo ends with the reconciliation (scripts/demo.py show_reconciliation): PyAirbyte + dbt.
+demo: $(PYAIRBYTE) $(DBT)

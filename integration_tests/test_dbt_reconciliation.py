@@ -111,7 +111,7 @@ def test_given_a_stream_group_disabled_when_dbt_build_then_models_build_on_what_
         # The same server-side answers; nothing counted or spent, and no gap flagged for it.
         assert (purchase["events_sent"], purchase["events_accepted"], purchase["server_value"]) == (4, 3, 15000)
         assert (purchase["events_counted"], purchase["spend"], purchase["attributed_conversions"]) == (0, 0, 0)
-        assert purchase["status"] == "delivery_gap,currency_mismatch"
+        assert purchase["status"] == "delivery_gap,currency_mismatch,intake_rejected"
     else:
         assert (purchase["events_sent"], purchase["events_counted"], purchase["spend"]) == (0, 3, 10000)
         assert purchase["attributed_conversions"] == 5

@@ -103,7 +103,9 @@ joined as (
         coalesce(server.accepted_value, 0) as accepted_value,
         coalesce(server.events_other_currency, 0) as events_other_currency,
         coalesce(server.test_events, 0) as test_events,
-        quality.match_quality_score
+        quality.match_quality_score,
+        -- Only pixel events ads_insights reports (seed meta_capi_action_types) can be attributed.
+        case when attributable.event_name is null then false else true end as is_attributable
     from keys
     left join {{ ref('int_meta_capi__ad_accounts') }} as accounts
         on keys.ad_account_id = accounts.ad_account_id
@@ -121,6 +123,8 @@ joined as (
     left join quality
         on keys.ad_account_id = quality.ad_account_id and keys.event_date = quality.event_date
         and keys.event_name = quality.event_name
+    left join (select distinct event_name from {{ ref('meta_capi_action_types') }}) as attributable
+        on keys.event_name = attributable.event_name
 ),
 
 kpis as (
@@ -141,9 +145,10 @@ flagged as (
         kpis.*,
         {{ 'events_sent > 0 and delivery_rate < ' ~ var('meta_capi_min_delivery_rate') if push else 'false' }} as is_delivery_gap,
         {{ 'events_sent > 0 and sent_vs_counted_loss > ' ~ var('meta_capi_max_counted_loss') if (push and pull) else 'false' }} as is_counting_gap,
-        {{ "event_name <> '(no conversions)' and events_sent > 0 and attribution_coverage < " ~ var('meta_capi_min_attribution_coverage') if (push and ads) else 'false' }} as is_attribution_gap,
+        {{ "is_attributable and events_sent > 0 and attribution_coverage < " ~ var('meta_capi_min_attribution_coverage') if (push and ads) else 'false' }} as is_attribution_gap,
         events_other_currency > 0 as is_currency_mismatch,
         events_pending > 0 as is_pending,
+        events_dead_lettered_intake > 0 as is_intake_rejected,
         {{ "events_sent = 0 and event_name <> '(no conversions)' and (attributed_conversions > 0 or events_counted > 0)" if push else 'false' }} as is_no_server_events,
         event_name = '(no conversions)' and spend > 0 as is_no_conversions
     from kpis
@@ -158,6 +163,7 @@ statused as (
             "case when is_attribution_gap then ',attribution_gap' else '' end",
             "case when is_currency_mismatch then ',currency_mismatch' else '' end",
             "case when is_pending then ',pending' else '' end",
+            "case when is_intake_rejected then ',intake_rejected' else '' end",
             "case when is_no_server_events then ',no_server_events' else '' end",
             "case when is_no_conversions then ',no_conversions' else '' end",
         ]) }} as flags
