@@ -3,9 +3,9 @@
   warehouse's JSON type: DuckDB JSON (PyAirbyte's cache), BigQuery JSON, Snowflake VARIANT,
   Postgres JSONB, Redshift SUPER. These macros read them portably.
 
-  Tested: DuckDB (integration_tests/test_dbt_reconciliation.py).
-  Written with care but UNTESTED here (no warehouse to run them on): BigQuery, Snowflake,
-  Postgres, Redshift.
+  Tested: DuckDB (integration_tests/test_dbt_*.py). Postgres: checked by hand against PostgreSQL
+  15 (integration_tests/dbt_fixtures/adapter_checks.py), not in CI. BigQuery, Snowflake,
+  Redshift: compiled and syntax-parsed only, never run on a warehouse.
 -#}
 
 {#- The text of `key` in the JSON object `expr` (null when absent). Keys may start with a digit

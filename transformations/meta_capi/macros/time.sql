@@ -1,4 +1,5 @@
-{#- Time helpers. Tested on DuckDB; BigQuery, Snowflake, Postgres and Redshift are untested. -#}
+{#- Time helpers. Tested on DuckDB; Postgres checked by hand; BigQuery, Snowflake and Redshift
+    compiled and syntax-parsed only (see macros/json.sql). -#}
 
 {#- A UTC instant from Unix seconds (delivered_events.event_time, dead_letters.event_time). -#}
 {% macro epoch_to_timestamp(expr) -%}

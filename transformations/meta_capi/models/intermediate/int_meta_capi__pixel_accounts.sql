@@ -1,5 +1,5 @@
 {#- The ad account of each pixel, for records that do not carry one: the pixels stream, else the
-    ad account the push streams' records carry most recently. -#}
+    ad account its delivered events carry (the source stamps the config's; max if it changed). -#}
 with from_events as (
     select pixel_id, max(ad_account_id) as ad_account_id
     from {{ ref('stg_meta_capi__delivered_events') }}
