@@ -25,7 +25,8 @@ Events of pixel 1111111111111111 (act_111):
      record: resolved through the pixels stream)
 
 Events of pixel 2222222222222222 (act_222):
-  F1 Purchase order-21 2026-11-21 02:00 UTC = 11-20 21:00 New York  100.00 USD  delivered
+  F1 Purchase order-21 2026-11-21 02:00 UTC = 11-20 21:00 New York  100.01 USD  delivered
+     (not exact in a 4-byte float: the known answers catch money held in one)
   F2 Purchase order-22 2026-11-20 15:00 UTC  50.50 "usd" (lower case)  delivered
   F3 AddToCart atc-1   2026-11-20 16:00 UTC  20.00 USD  delivered
 
@@ -183,7 +184,7 @@ DELIVERED_EVENTS = [
     event(P1, A1, "Lead", "lead-1", "2026-11-20T08:00:00Z", "b4", 0),
     event(P1, A1, "Lead", "lead-2", "2026-11-20T09:00:00Z", "b5", 0),
     event(P1, A1, "Purchase", "order-8", "2026-11-19T14:30:00Z", "b6", 0, 2000, "JPY"),
-    event(P2, A2, "Purchase", "order-21", "2026-11-21T02:00:00Z", "c1", 0, 100.0, "USD"),
+    event(P2, A2, "Purchase", "order-21", "2026-11-21T02:00:00Z", "c1", 0, 100.01, "USD"),
     event(P2, A2, "Purchase", "order-22", "2026-11-20T15:00:00Z", "c2", 0, 50.5, "usd"),
     event(P2, A2, "AddToCart", "atc-1", "2026-11-20T16:00:00Z", "c3", 0, 20.0, "USD"),
 ]

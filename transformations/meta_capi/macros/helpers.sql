@@ -44,7 +44,7 @@
 
 {% macro sql_type(type) -%}
   {%- if type == 'string' -%}{{ dbt.type_string() }}
-  {%- elif type == 'float' -%}{{ dbt.type_float() }}
+  {%- elif type == 'float' -%}{{ meta_capi.type_double() }}
   {%- elif type == 'int' -%}{{ dbt.type_int() }}
   {%- elif type == 'bigint' -%}{{ dbt.type_bigint() }}
   {%- elif type == 'timestamp' -%}{{ dbt.type_timestamp() }}
@@ -70,7 +70,7 @@
 {#- Safe division: null when the denominator is 0 or null. -#}
 {% macro ratio(numerator, denominator) -%}
   case when {{ denominator }} is null or {{ denominator }} = 0 then null
-       else cast({{ numerator }} as {{ dbt.type_float() }}) / {{ denominator }} end
+       else cast({{ numerator }} as {{ meta_capi.type_double() }}) / {{ denominator }} end
 {%- endmacro %}
 
 {#- The sum of the attribution-window keys `windows` of the ads_insights action `element`. -#}
@@ -79,3 +79,13 @@
   coalesce({{ meta_capi.json_number(element, window) }}, 0){{ " + " if not loop.last }}
   {%- endfor -%}
 {%- endmacro %}
+
+{#- An 8-byte float. Not dbt.type_float(): on DuckDB that is FLOAT, 4 bytes, which turns a spend
+    of 123456.78 into 123456.78125. -#}
+{% macro type_double() -%}
+  {{ return(adapter.dispatch('type_double', 'meta_capi')()) }}
+{%- endmacro %}
+{% macro default__type_double() -%}double precision{%- endmacro %}
+{% macro duckdb__type_double() -%}double{%- endmacro %}
+{% macro bigquery__type_double() -%}float64{%- endmacro %}
+{% macro snowflake__type_double() -%}float{%- endmacro %}

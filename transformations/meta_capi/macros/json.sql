@@ -40,7 +40,7 @@
 
 {#- The number at `key` of the JSON object `expr`, as a float. -#}
 {% macro json_number(expr, key) -%}
-  cast({{ meta_capi.json_text(expr, key) }} as {{ dbt.type_float() }})
+  cast({{ meta_capi.json_text(expr, key) }} as {{ meta_capi.type_double() }})
 {%- endmacro %}
 
 {#- A FROM-clause fragment that joins each row to the elements of its JSON array `expr`, one row

@@ -1,5 +1,5 @@
 {#- Rows where `actual` and `expected` differ: a key in one and not the other, or a column whose
-    values differ (numbers beyond a relative 1e-6, anything else as text; null equals null). -#}
+    values differ (numbers beyond a relative 1e-9, which a 4-byte float misses, anything else as text; null equals null). -#}
 {% macro expect_equal(actual, expected, keys) %}
 {%- set columns = adapter.get_columns_in_relation(expected) -%}
 {%- set on = [] -%}
@@ -22,8 +22,8 @@ from e inner join a on {{ on | join(' and ') }}
 where not (
     (e.{{ column.name }} is null and a.{{ column.name }} is null)
     {%- if column.is_number() or column.is_numeric() or column.is_float() %}
-    or abs(cast(e.{{ column.name }} as {{ dbt.type_float() }}) - cast(a.{{ column.name }} as {{ dbt.type_float() }}))
-       <= 1e-6 * greatest(1, abs(cast(e.{{ column.name }} as {{ dbt.type_float() }})))
+    or abs(cast(e.{{ column.name }} as {{ meta_capi.type_double() }}) - cast(a.{{ column.name }} as {{ meta_capi.type_double() }}))
+       <= 1e-9 * greatest(1, abs(cast(e.{{ column.name }} as {{ meta_capi.type_double() }})))
     {%- else %}
     or cast(e.{{ column.name }} as {{ dbt.type_string() }}) = cast(a.{{ column.name }} as {{ dbt.type_string() }})
     {%- endif %}

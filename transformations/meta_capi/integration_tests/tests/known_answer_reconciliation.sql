@@ -5,6 +5,6 @@
 -- act_111 11-20 Lead: delivery 1/2, loss (2-1)/2, coverage 1/2, CPA 10000/1 and 10000/2.
 -- act_111 11-19 Purchase: delivery 0/1, loss 1, coverage 0, CPA null (no attributed) and 3000/1,
 --   ROAS 0 and 2000/3000.
--- act_222 11-20 Purchase: coverage 3/2, CPA 80/3 and 80/2, ROAS 180.5/80 and 150.5/80.
+-- act_222 11-20 Purchase: coverage 3/2, CPA 80/3 and 80/2, ROAS 180.5/80 and (100.01 + 50.50)/80.
 -- act_222 11-20 AddToCart: 80/1, 20/80. act_222 11-21: spend only.
 {{ expect_equal(ref('meta_capi__reconciliation'), ref('expected_reconciliation'), ['ad_account_id', 'event_date', 'event_name']) }}

@@ -35,8 +35,8 @@ intake as (
         1 as dead_lettered_intake,
         0 as test_events,
         0 as duplicate_copies,
-        cast(null as {{ dbt.type_float() }}) as sent_value,
-        cast(null as {{ dbt.type_float() }}) as accepted_value,
+        cast(null as {{ meta_capi.type_double() }}) as sent_value,
+        cast(null as {{ meta_capi.type_double() }}) as accepted_value,
         0 as other_currency
     from {{ ref('stg_meta_capi__dead_letters') }} as letters
     left join {{ ref('int_meta_capi__pixel_accounts') }} as pixel_accounts

@@ -20,7 +20,7 @@ select
     _airbyte_raw_id as insights_row_id,
     {{ meta_capi.ad_account_id('account_id') }} as ad_account_id,
     cast(date_start as date) as date_start,
-    cast(spend as {{ dbt.type_float() }}) as spend,
+    cast(spend as {{ meta_capi.type_double() }}) as spend,
     upper(account_currency) as account_currency
 from ranked
 where copy_rank = 1
