@@ -107,3 +107,27 @@ bench: $(STAMP)
 ## The full fault, load and fuzz suite (~12 min, capped at 30); its fast variants run in `make test`.
 reliability: $(STAMP)
 	RELIABILITY_FULL=1 timeout --signal=INT 1800 $(BIN)/python -m pytest -q --timeout 900 -m reliability integration_tests/reliability -rA
+
+# ---- dbt package (issue 11; docs/reconciliation.md; transformations/ owns this block) -------------
+# dbt lives in its own venv: its pins (dbt-core, dbt-adapters, protobuf, …) are not airbyte-cdk's.
+# duckdb is pinned to PyAirbyte's (airbyte 0.71.3 pins duckdb==1.4.3) so both read and write the
+# same cache file. The facebook-marketing wheel (--no-deps) is there for its stream schemas only.
+DBT_PINS := dbt-core==1.11.16 dbt-duckdb==1.11.1 duckdb==1.4.3 jsonschema==4.26.0
+DBT := .venv-dbt/.installed-$(shell echo '$(DBT_PINS) airbyte-source-facebook-marketing==6.1.9' | cksum | cut -d' ' -f1)
+$(DBT):
+	@test -x .venv-dbt/bin/python || $(PYTHON) -m venv .venv-dbt
+	.venv-dbt/bin/python -m pip install --quiet --upgrade pip
+	.venv-dbt/bin/python -m pip install --quiet $(DBT_PINS)
+	.venv-dbt/bin/python -m pip install --quiet --no-deps airbyte-source-facebook-marketing==6.1.9
+	@rm -f .venv-dbt/.installed-*; touch $(DBT)
+
+.PHONY: dbt dbt-test
+## The dbt package's venv (.venv-dbt): dbt-core + dbt-duckdb.
+dbt: $(DBT)
+
+## The package's tests alone: fixtures in both connectors' shapes, dbt build, known answers.
+dbt-test: $(STAMP) $(DBT) $(PYAIRBYTE)
+	$(BIN)/python -m pytest -q integration_tests/test_dbt_reconciliation.py integration_tests/test_dbt_pyairbyte_cache.py
+
+# make demo ends with the reconciliation (scripts/demo.py show_reconciliation): PyAirbyte + dbt.
+demo: $(PYAIRBYTE) $(DBT)

@@ -293,6 +293,20 @@ def main() -> None:
                 print(f"  e.g. dead letter {letter.get('event_id')}: {letter.get('reason')}")
     print(f"\nconfig, catalog, state and the receiver's JSON log are in {DEMO.relative_to(ROOT)}/")
     print(f"raw personal data found in the bucket or the receiver log: {scan_for_raw_personal_data()} (expected 0)")
+    show_reconciliation()
+
+
+def show_reconciliation() -> None:
+    """The mission in one screen (issue 11): the dbt package's reconciliation of what was just sent.
+
+    PyAirbyte syncs the same bucket into a DuckDB cache, a Graph stand-in serves the pull streams,
+    a source-facebook-marketing-shaped spend fixture joins them, and dbt builds the package
+    (transformations/reconciliation_demo.py; needs `make pyairbyte dbt`, which `make demo` runs).
+    """
+    from transformations.reconciliation_demo import reconciliation_lines
+
+    for line in reconciliation_lines(BIN / "source-meta-capi", DEMO, BUCKET, PIXELS):
+        print(line)
 
 
 def scan_for_raw_personal_data() -> int:

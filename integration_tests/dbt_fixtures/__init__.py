@@ -1,0 +1,1 @@
+"""Known-answer fixtures for the meta_capi dbt package (transformations/meta_capi)."""
