@@ -31,6 +31,18 @@ $(PYAIRBYTE):
 ## PyAirbyte in its own .venv-pyairbyte, for the tests that run the connector through it.
 pyairbyte: $(PYAIRBYTE)
 
+# dbt lives in its own venv: its pins (dbt-core, dbt-adapters, protobuf, …) are not airbyte-cdk's.
+# duckdb is pinned to PyAirbyte's (airbyte 0.71.3 pins duckdb==1.4.3) so both read and write the
+# same cache file. The facebook-marketing wheel (--no-deps) is there for its stream schemas only.
+DBT_PINS := dbt-core==1.11.16 dbt-duckdb==1.11.1 duckdb==1.4.3 jsonschema==4.26.0
+DBT := .venv-dbt/.installed-$(shell echo '$(DBT_PINS) airbyte-source-facebook-marketing==6.1.9' | cksum | cut -d' ' -f1)
+$(DBT):
+	@test -x .venv-dbt/bin/python || $(PYTHON) -m venv .venv-dbt
+	.venv-dbt/bin/python -m pip install --quiet --upgrade pip
+	.venv-dbt/bin/python -m pip install --quiet $(DBT_PINS)
+	.venv-dbt/bin/python -m pip install --quiet --no-deps airbyte-source-facebook-marketing==6.1.9
+	@rm -f .venv-dbt/.installed-*; touch $(DBT)
+
 ## ruff check and ruff format --check.
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -41,7 +53,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy source_meta_capi
 
 ## The whole test suite: lint, types, unit + integration tests (starts its own servers on 127.0.0.1).
-test: lint typecheck $(PYAIRBYTE)
+test: lint typecheck $(PYAIRBYTE) $(DBT)
 	$(BIN)/python -m pytest -q
 
 ## The unit tests only.
@@ -53,12 +65,12 @@ integration: $(STAMP)
 	$(BIN)/python -m pytest -q integration_tests
 
 ## The main job on the embedded default: the receiver stages signed events in .demo/bucket, the source syncs them.
-demo: $(STAMP)
+demo: $(STAMP) $(PYAIRBYTE) $(DBT)
 	$(BIN)/python scripts/demo.py
 
 ## Remove .venv, .venv-pyairbyte, .demo, build and the egg-info.
 clean:
-	rm -rf $(VENV) .venv-pyairbyte .demo build *.egg-info
+	rm -rf $(VENV) .venv-pyairbyte .venv-dbt .demo build *.egg-info
 
 ## Build the image with a local Docker daemon and run spec/check/discover/read inside it (root; not in CI).
 docker-smoke: $(STAMP)
@@ -108,19 +120,6 @@ bench: $(STAMP)
 reliability: $(STAMP)
 	RELIABILITY_FULL=1 timeout --signal=INT 1800 $(BIN)/python -m pytest -q --timeout 900 -m reliability integration_tests/reliability -rA
 
-# ---- dbt package (issue 11; docs/reconciliation.md; transformations/ owns this block) -------------
-# dbt lives in its own venv: its pins (dbt-core, dbt-adapters, protobuf, …) are not airbyte-cdk's.
-# duckdb is pinned to PyAirbyte's (airbyte 0.71.3 pins duckdb==1.4.3) so both read and write the
-# same cache file. The facebook-marketing wheel (--no-deps) is there for its stream schemas only.
-DBT_PINS := dbt-core==1.11.16 dbt-duckdb==1.11.1 duckdb==1.4.3 jsonschema==4.26.0
-DBT := .venv-dbt/.installed-$(shell echo '$(DBT_PINS) airbyte-source-facebook-marketing==6.1.9' | cksum | cut -d' ' -f1)
-$(DBT):
-	@test -x .venv-dbt/bin/python || $(PYTHON) -m venv .venv-dbt
-	.venv-dbt/bin/python -m pip install --quiet --upgrade pip
-	.venv-dbt/bin/python -m pip install --quiet $(DBT_PINS)
-	.venv-dbt/bin/python -m pip install --quiet --no-deps airbyte-source-facebook-marketing==6.1.9
-	@rm -f .venv-dbt/.installed-*; touch $(DBT)
-
 .PHONY: dbt dbt-test
 ## The dbt package's venv (.venv-dbt): dbt-core + dbt-duckdb.
 dbt: $(DBT)
@@ -129,5 +128,3 @@ dbt: $(DBT)
 dbt-test: $(STAMP) $(DBT) $(PYAIRBYTE)
 	$(BIN)/python -m pytest -q integration_tests/test_dbt_reconciliation.py integration_tests/test_dbt_pyairbyte_cache.py
 
-# make demo ends with the reconciliation (scripts/demo.py show_reconciliation): PyAirbyte + dbt.
-demo: $(PYAIRBYTE) $(DBT)
