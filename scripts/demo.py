@@ -301,9 +301,9 @@ def show_reconciliation() -> None:
 
     PyAirbyte syncs the same bucket into a DuckDB cache, a Graph stand-in serves the pull streams,
     a source-facebook-marketing-shaped spend fixture joins them, and dbt builds the package
-    (transformations/reconciliation_demo.py; needs `make pyairbyte dbt`, which `make demo` runs).
+    (scripts/demo_reconciliation.py; needs `make pyairbyte dbt`, which `make demo` runs).
     """
-    from transformations.reconciliation_demo import reconciliation_lines
+    from scripts.demo_reconciliation import reconciliation_lines
 
     for line in reconciliation_lines(BIN / "source-meta-capi", DEMO, BUCKET, PIXELS):
         print(line)
