@@ -96,3 +96,8 @@ def test_given_links_in_code_when_collecting_links_then_only_prose_links_count(t
     page = tmp_path / "page.md"
     page.write_text("See [a](a.md) and `[b](b.md)` and [web](https://example.com).\n```\n[c](c.md)\n```\n[d](d.md#x)\n")
     assert relative_links(page) == [(1, "a.md"), (5, "d.md#x")]
+
+
+def test_given_the_readme_when_measured_then_it_stays_a_front_door_of_at_most_10_kib():
+    # The README is the front door; reference text belongs in docs/ (linked from its table).
+    assert len((ROOT / "README.md").read_bytes()) <= 10 * 1024
