@@ -82,7 +82,7 @@ LAMBDA_ZIP ?= build/receiver-lambda.zip
 RECEIVER_IMAGE ?= meta-capi-receiver:dev
 RECEIVER_BASE_IMAGE ?= public.ecr.aws/docker/library/python:3.11-slim-bookworm
 
-.PHONY: lambda-zip cfn-lint receiver-image receiver-image-smoke
+.PHONY: lambda-zip cfn-lint template-schemas receiver-image receiver-image-smoke
 
 ## The receiver's Lambda package: its dependencies only (no airbyte-cdk), reproducible, size-checked.
 lambda-zip: $(STAMP)
@@ -91,6 +91,10 @@ lambda-zip: $(STAMP)
 ## cfn-lint (errors, warnings and informational findings) on every template under deploy/.
 cfn-lint: $(STAMP)
 	$(BIN)/cfn-lint --include-checks I -- deploy/*.yaml
+
+## Write source_meta_capi/schemas/*.json into the template's AWS::Glue::SchemaVersion definitions (a test checks).
+template-schemas: $(STAMP)
+	$(BIN)/python deploy/template_schemas.py
 
 ## The receiver image (serve + redrive/reconcile jobs) with a running Docker daemon.
 receiver-image:

@@ -311,6 +311,8 @@ class _Endpoint:
                 event_ids=[r.event_id for r in drift if r.event_id is not None],
                 field=",".join(sorted({r.field for r in drift})),
                 events=len(drift),
+                # The registered delivered_events version this deployment writes (META_CAPI_SCHEMA_VERSION).
+                schema_version=self.rt.settings.schema_version,
             )
 
     def _answer_repeat(self, outcome: CommitOutcome, context: RequestContext) -> Response:

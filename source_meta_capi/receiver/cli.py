@@ -5,6 +5,7 @@
     meta-capi-receiver reconcile [--pixel ID ...] [--window-days N] [--format json|table]
     meta-capi-receiver sign --body-file FILE [--secret whsec_… | --hub-secret S]
     meta-capi-receiver send-sample --url URL --pixel ID [--secret whsec_…] [--count N]
+    meta-capi-receiver schemas publish|check [--registry NAME] [--endpoint-url URL]
     meta-capi-receiver env            # the environment variables, as a Markdown table
 
 Configuration comes from the environment (see `env`); flags override host, port and workers.
@@ -121,6 +122,16 @@ def _parser() -> argparse.ArgumentParser:
     sample.add_argument("--count", type=int, default=3, help="events in the batch (1-1000)")
     sample.add_argument("--test-event-code", help="test_event_code to pass through to Meta")
     sample.set_defaults(run=_send_sample)
+
+    schemas = commands.add_parser(
+        "schemas", help="publish the record schemas to AWS Glue Schema Registry, or check them against it"
+    )
+    schemas.add_argument("action", choices=("publish", "check"))
+    schemas.add_argument("--registry", help="registry name (default META_CAPI_SCHEMA_REGISTRY or meta-capi)")
+    schemas.add_argument("--endpoint-url", help="Glue endpoint override (tests, moto)")
+    schemas.add_argument("--region", help="AWS region (default: AWS_REGION or the default chain)")
+    schemas.add_argument("--json", action="store_true", help="one JSON document instead of a line per schema")
+    schemas.set_defaults(run=_schemas)
 
     env = commands.add_parser("env", help="list the environment variables")
     env.set_defaults(run=_env)
@@ -315,6 +326,23 @@ def _send_sample(args: argparse.Namespace) -> int:
     )
     _out(f"{response.status_code} {response.text}")
     return 0 if response.ok else 1
+
+
+def _schemas(args: argparse.Namespace) -> int:
+    from source_meta_capi.receiver import schema_registry
+    from source_meta_capi.receiver.settings import load_settings
+
+    # Only the registry's variable: the pipeline running this has no business resolving secrets.
+    settings = load_settings({k: v for k, v in os.environ.items() if k == "META_CAPI_SCHEMA_REGISTRY"})
+    return schema_registry.run(
+        args.action,
+        registry=args.registry or settings.schema_registry,
+        endpoint_url=args.endpoint_url,
+        region=args.region,
+        as_json=args.json,
+        out=sys.stdout,
+        err=sys.stderr,
+    )
 
 
 def _env(args: argparse.Namespace) -> int:

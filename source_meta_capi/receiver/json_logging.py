@@ -50,6 +50,7 @@ ALLOWED_FIELDS = frozenset(
         "replayed",
         "staging_url",
         "count",
+        "schema_version",
     }
 )
 _MAX_IDS = 50

@@ -37,6 +37,7 @@ from source_meta_capi.capi.graph_api import (
     PIXEL_ID_RULE,
     is_pixel_id,
 )
+from source_meta_capi.receiver.schema_registry import DEFAULT_REGISTRY as DEFAULT_SCHEMA_REGISTRY
 from source_meta_capi.receiver.secret_refs import SecretReferenceError, SecretResolver
 from source_meta_capi.receiver.signatures import DEFAULT_TOLERANCE_S, SecretConfigError, parse_webhook_secret
 from source_meta_capi.staging.store import S3Options
@@ -50,6 +51,7 @@ ENV_PREFIX = "META_CAPI_"
 
 _WRITER = re.compile(r"[a-z0-9]{1,32}")
 _COUNTRY = re.compile(r"[a-z]{2}")
+_SCHEMA_VERSION = re.compile(r"[1-9][0-9]{0,5}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 # Key of the field metadata marking a variable whose value is secret (and may be a reference).
 _SECRET = "secret"
 
@@ -250,6 +252,16 @@ class ReceiverSettings(BaseModel):
         ge=0,
     )
     log_level: str = _env("META_CAPI_LOG_LEVEL", "INFO", "Log level of the JSON logs.")
+    schema_registry: str = _env(
+        "META_CAPI_SCHEMA_REGISTRY",
+        DEFAULT_SCHEMA_REGISTRY,
+        "schemas publish/check: the AWS Glue Schema Registry holding the delivered_events, delivery_statuses and dead_letters schemas.",
+    )
+    schema_version: Optional[str] = _env(
+        "META_CAPI_SCHEMA_VERSION",
+        None,
+        "The registered version of delivered_events this deployment writes: Glue's schema version id (the stack sets it) or a version number. Named in the schema-drift log line.",
+    )
     # Read by SecretResolver from the same environment, before the other settings are parsed.
     secrets_endpoint_url: Optional[str] = _env(
         "META_CAPI_SECRETS_ENDPOINT_URL", None, "Secrets Manager endpoint override (tests)."
@@ -395,6 +407,13 @@ class ReceiverSettings(BaseModel):
     def _check_writer_id(cls, value: Optional[str]) -> Optional[str]:
         if value is not None and not _WRITER.fullmatch(value):
             raise ValueError("must be 1-32 characters of [a-z0-9]")
+        return value
+
+    @field_validator("schema_version")
+    @classmethod
+    def _check_schema_version(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not _SCHEMA_VERSION.fullmatch(value):
+            raise ValueError("must be a Glue schema version id or a version number")
         return value
 
     @field_validator("log_level")
