@@ -35,7 +35,7 @@ from typing import Any
 import orjson
 
 from benchmarks.receiver_traffic import raw_event
-from source_meta_capi.capi import custom_data_privacy, user_data_normalization
+from source_meta_capi.capi import custom_data_privacy, field_normalizers, phone_normalization, user_data_normalization
 from source_meta_capi.capi.custom_data_privacy import strip_pii
 from source_meta_capi.capi.event_normalization import normalize_event
 from source_meta_capi.capi.event_validation import validate_batch
@@ -208,7 +208,9 @@ def clear_caches() -> None:
     only values repeated within the measured events are (as in a stream of requests).
     """
     for module, names in (
-        (user_data_normalization, ("_cached_hash_one", "_cached_e164", "_cached_alpha_2")),
+        (user_data_normalization, ("_cached_hash_one",)),
+        (phone_normalization, ("_cached_e164",)),
+        (field_normalizers, ("_cached_alpha_2",)),
         (custom_data_privacy, ("_cached_verdict",)),
     ):
         for name in names:

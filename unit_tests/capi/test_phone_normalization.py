@@ -16,7 +16,12 @@ import random
 
 import pytest
 
-from source_meta_capi.capi.user_data_normalization import _NANP_INTERNATIONAL, _NANP_NATIONAL, _parsed_phone, _phone
+from source_meta_capi.capi.phone_normalization import (
+    _NANP_INTERNATIONAL,
+    _NANP_NATIONAL,
+    _parsed_phone,
+    normalize_phone,
+)
 
 
 def _reference_phone(text: str, country: str | None) -> tuple[str, bool, str | None] | str:
@@ -30,7 +35,7 @@ def _reference_phone(text: str, country: str | None) -> tuple[str, bool, str | N
 
 def _actual(text: str, country: str | None) -> tuple[str, bool, str | None] | str:
     try:
-        return _phone(text, (country,) if country else ())
+        return normalize_phone(text, (country,) if country else ())
     except ValueError as error:
         return f"error: {error}"
 
