@@ -10,6 +10,7 @@ import json
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
@@ -119,7 +120,8 @@ def graph_receiver(make_receiver: Any, graph: Any = None, **overrides: Any) -> R
 
 def test_given_sdk_event_request_when_executed_then_staged_forwarded_and_synced(make_receiver, graph, sdk) -> None:
     receiver = graph_receiver(make_receiver, graph, forward_mode="background")
-    sdk(receiver.url)
+    sent: list[requests.PreparedRequest] = []
+    sdk(receiver.url)._session.requests.hooks["response"].append(lambda answer, **_: sent.append(answer.request))
     too_old = int(time.time()) - 9 * 86400
     events = [
         sdk_event("sdk-1"),
@@ -131,6 +133,17 @@ def test_given_sdk_event_request_when_executed_then_staged_forwarded_and_synced(
     assert response.events_received == 2
     assert len(response.messages) == 1 and "sdk-old" in response.messages[0] and "event_time" in response.messages[0]
     assert response.fbtrace_id
+    # What the SDK sent (read in its source, checked here): a form POST to /v26.0/{pixel}/events,
+    # the token and the classic proof in the query, `data` a JSON array of JSON strings.
+    [request] = sent
+    url = urlsplit(request.url or "")
+    assert (request.method, url.path) == ("POST", f"/v26.0/{PIXEL}/events")
+    assert dict(parse_qsl(url.query)) == {"access_token": TOKEN, "appsecret_proof": appsecret_proof(APP_SECRET, TOKEN)}
+    assert request.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert request.headers["User-Agent"] == "fbbizsdk-python-v26.0.3"
+    form = dict(parse_qsl(str(request.body)))
+    assert form["partner_agent"] == "mytagmanager_2_1"
+    assert [json.loads(element)["event_id"] for element in json.loads(form["data"])] == ["sdk-1", "sdk-2", "sdk-old"]
     assert receiver.runtime.background is not None and receiver.runtime.background.wait_idle(15)
     assert sorted(graph.received_event_ids(PIXEL)) == ["sdk-1", "sdk-2"]
 
