@@ -9,7 +9,10 @@ every event of a test_event_code request for a pixel META_CAPI_TEST_EVENT_PIXELS
 the original answer replayed, or 409 while it is in flight; 503 + Retry-After on store failure)
 → forward (per META_CAPI_FORWARD_MODE) → answer. A step that refuses raises `ApiError`;
 `_Endpoint.handle` renders it as `{"error": {code, message, pixel_id, event_ids, field,
-request_id, …}}` and counts the answer. The operations routes live in ops_routes.py.
+request_id, …}}` and counts the answer. The operations routes live in ops_routes.py; Meta's own
+`POST /{api_version}/{pixel_id}/events` (the Graph-compatible intake, authenticated by access
+token, answered in Meta's shapes) lives in graph_intake.py and shares the steps that are the same
+(`read_body`, `process`, `stage`, `record_staged`, `forward`).
 
 Logs: one "batch staged" line per group commit (group_commit.py), and one line per request that
 is refused, has rejected events, is replayed, is in progress or fails.
