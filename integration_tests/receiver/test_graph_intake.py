@@ -5,6 +5,7 @@ stand-in and back into the source (a sync with the real CDK entrypoint reading t
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import time
@@ -18,6 +19,7 @@ from facebook_business.adobjects.serverside.action_source import ActionSource
 from facebook_business.adobjects.serverside.custom_data import CustomData
 from facebook_business.adobjects.serverside.event import Event
 from facebook_business.adobjects.serverside.event_request import EventRequest
+from facebook_business.adobjects.serverside.event_request_async import EventRequestAsync
 from facebook_business.adobjects.serverside.user_data import UserData
 from facebook_business.api import FacebookAdsApi
 from facebook_business.exceptions import FacebookRequestError
@@ -162,6 +164,19 @@ def test_given_sdk_event_request_when_executed_then_staged_forwarded_and_synced(
     assert [(dl["event_id"], dl["stage"]) for dl in records(output, "dead_letters")] == [("sdk-old", "intake")]
     everything = json.dumps(staged)
     assert TOKEN not in everything and "Joe@Example.com" not in everything and APP_SECRET not in everything
+
+
+def test_given_sdk_async_event_request_when_executed_then_staged(make_receiver, sdk) -> None:
+    # EventRequestAsync (aiohttp) sends differently: token and proof in the form body, `data` one
+    # JSON array of event objects.
+    receiver = graph_receiver(make_receiver)
+    sdk(receiver.url)
+    request = EventRequestAsync(pixel_id=PIXEL, events=[sdk_event("async-1"), sdk_event("async-2")])
+    response = asyncio.run(request.execute())
+    assert (response.events_received, response.messages) == (2, [])
+    staged = receiver.records(ObjectKind.EVENTS)
+    assert sorted(e["event_id"] for e in staged) == ["async-1", "async-2"]
+    assert {e["signature_status"] for e in staged} == {"verified:access_token+appsecret_proof"}
 
 
 def test_given_sdk_with_wrong_token_bad_proof_or_other_pixel_when_executed_then_meta_errors(make_receiver, sdk) -> None:
