@@ -313,6 +313,17 @@ def test_given_body_over_the_limit_or_bad_path_when_posted_then_meta_shaped_erro
     assert conflicting.json()["error"]["code"] == 100
 
 
+def test_given_wrong_token_outside_the_body_when_posted_then_refused_before_parsing(make_receiver) -> None:
+    receiver = graph_receiver(make_receiver, app_secret=None)
+    url = f"{receiver.url}/v26.0/{PIXEL}/events"
+    in_query = requests.post(url, data=b"{not json", params={"access_token": "wrong"}, timeout=10)
+    in_header = requests.post(url, data=b"{not json", headers={"authorization": "Bearer wrong"}, timeout=10)
+    assert in_query.json()["error"]["code"] == in_header.json()["error"]["code"] == 190
+    # A good token outside the body, a different one inside: refused, whichever would pass.
+    mixed = requests.post(url, json={**example_body(), "access_token": "wrong"}, params={"access_token": TOKEN})
+    assert mixed.status_code == 400 and "more than once" in mixed.json()["error"]["message"]
+
+
 def test_given_token_in_query_when_refused_then_logs_never_carry_it(make_receiver, caplog) -> None:
     receiver = graph_receiver(make_receiver)
     secret_token = "EAAB-never-logged-token"

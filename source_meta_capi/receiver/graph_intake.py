@@ -44,6 +44,7 @@ from source_meta_capi.receiver.graph_requests import (
     GraphError,
     invalid_parameter,
     object_not_found,
+    outer_credentials,
     parse_graph_request,
 )
 from source_meta_capi.receiver.group_commit import CommitOutcome
@@ -124,9 +125,13 @@ class GraphEndpoint:
         steps, rt = self.steps, self.rt
         check_content_encoding(headers, pixel_id)
         raw = await steps.read_body(request, headers, pixel_id)
-        parsed = parse_graph_request(
-            raw, headers.get("content-type"), request.query_params.multi_items(), request.headers.get("authorization")
-        )
+        query, authorization = request.query_params.multi_items(), request.headers.get("authorization")
+        early = outer_credentials(query, authorization)
+        if early.access_token is not None and (early.appsecret_proof is not None or rt.settings.app_secret is None):
+            # Credentials outside the body (the SDK's query string, a Bearer header): a wrong
+            # token costs no parsing. Meta's clients may also put them in the body, hence after.
+            self._authenticate(pixel_id, early)
+        parsed = parse_graph_request(raw, headers.get("content-type"), query, authorization)
         scheme = self._authenticate(pixel_id, parsed.credentials)
         if not rt.settings.allows_pixel(pixel_id):
             # After authentication, as on the signed route, so that pixels cannot be probed.
@@ -140,6 +145,7 @@ class GraphEndpoint:
         except BodyError as error:
             raise invalid_parameter(error.message, reason=error.code, field=error.field) from None
         status, body = graph_answer(intake)
+        # A fresh key never meets an earlier claim: the outcome is always a commit.
         await steps.stage(intake, key, {"status": status, "body": body})
         steps.record_staged(intake)
         await steps.forward(intake)

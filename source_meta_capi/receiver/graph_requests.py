@@ -163,13 +163,7 @@ def parse_graph_request(
     body: dict[str, Any] = {}
     data: list[Any] = []
     has_data = False
-    credentials: dict[str, list[str]] = {name: [] for name in CREDENTIAL_FIELDS}
-    for name, value in query:
-        if name in credentials:
-            credentials[name].append(value)
-    bearer = _bearer(authorization)
-    if bearer is not None:
-        credentials["access_token"].append(bearer)
+    credentials = _credential_values(query, authorization)
     for name, value in fields:
         if name in ("data", "data[]"):
             has_data = True
@@ -184,6 +178,24 @@ def parse_graph_request(
         raise invalid_parameter("The parameter data is required", reason="missing_data", field="data")
     body["data"] = data
     return GraphRequest(body, GraphCredentials(*(_one(name, credentials[name]) for name in CREDENTIAL_FIELDS)))
+
+
+def outer_credentials(query: Iterable[tuple[str, str]] = (), authorization: Optional[str] = None) -> GraphCredentials:
+    """The credentials found outside the body (query, Authorization), so that a request whose
+    token is there can be authenticated before its body is parsed."""
+    values = _credential_values(query, authorization)
+    return GraphCredentials(*(_one(name, values[name]) for name in CREDENTIAL_FIELDS))
+
+
+def _credential_values(query: Iterable[tuple[str, str]], authorization: Optional[str]) -> dict[str, list[str]]:
+    values: dict[str, list[str]] = {name: [] for name in CREDENTIAL_FIELDS}
+    for name, value in query:
+        if name in values:
+            values[name].append(value)
+    bearer = _bearer(authorization)
+    if bearer is not None:
+        values["access_token"].append(bearer)
+    return values
 
 
 def _events(value: Any) -> list[Any]:
