@@ -6,6 +6,7 @@ source syncs the bucket."""
 from __future__ import annotations
 
 import base64
+import logging
 import time
 from collections.abc import Iterator
 from typing import Any, Callable
@@ -23,7 +24,7 @@ from integration_tests.graph_stand_in import GraphStandIn
 from integration_tests.push_harness import records, sync
 from integration_tests.receiver.conftest import PIXEL, TOKEN
 from integration_tests.receiver.test_graph_intake import APP_SECRET, sdk_event
-from source_meta_capi.receiver import lambda_handler
+from source_meta_capi.receiver import json_logging, lambda_handler
 from source_meta_capi.staging.open_store import open_store
 
 LAMBDA_BASE = "https://receiver.execute-api.test"
@@ -114,8 +115,12 @@ class LambdaAdapter(BaseAdapter):
 
 
 @pytest.fixture
-def lambda_graph_env(tmp_path, monkeypatch) -> Iterator[tuple[str, GraphStandIn]]:
+def lambda_graph_env(tmp_path, monkeypatch, request) -> Iterator[tuple[str, GraphStandIn]]:
     bucket = tmp_path / "bucket"
+    # The handler's cold start configures JSON logging process-wide; later tests expect it untouched.
+    loggers = [logging.getLogger(name) for name in (json_logging.LOGGER_NAME, "uvicorn", "uvicorn.error")]
+    saved = [(lg.handlers[:], lg.level, lg.propagate) for lg in loggers]
+    request.addfinalizer(lambda: _restore(loggers, saved))
     with GraphStandIn(access_token=TOKEN, pixels=[PIXEL]) as graph:
         for name, value in {
             "AWS_LAMBDA_FUNCTION_NAME": "meta-capi-receiver",
@@ -133,6 +138,13 @@ def lambda_graph_env(tmp_path, monkeypatch) -> Iterator[tuple[str, GraphStandIn]
         if runtime is not None:
             runtime.close()
         monkeypatch.setattr(lambda_handler, "_handler", None)
+
+
+def _restore(loggers: list[logging.Logger], saved: list[tuple[list[logging.Handler], int, bool]]) -> None:
+    for target, (handlers, level, propagate) in zip(loggers, saved, strict=True):
+        target.handlers[:] = handlers
+        target.setLevel(level)
+        target.propagate = propagate
 
 
 @pytest.fixture
