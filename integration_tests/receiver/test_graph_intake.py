@@ -25,6 +25,7 @@ from facebook_business.api import FacebookAdsApi
 from facebook_business.exceptions import FacebookRequestError
 from facebook_business.session import FacebookSession
 
+from integration_tests.graph_stand_in import GraphStandIn
 from integration_tests.push_harness import records, sync
 from integration_tests.receiver.conftest import PIXEL, TOKEN, Receiver
 from source_meta_capi.capi.appsecret_proof import appsecret_proof, appsecret_proof_timed
@@ -243,6 +244,41 @@ def test_given_metas_example_body_when_posted_plainly_then_meta_answer(make_rece
     assert staged["event_id"] == f"example-{form}"
     assert staged["user_data"]["em"] == EXAMPLE_BODY["data"][0]["user_data"]["em"]
     assert staged["signature_status"] == "verified:access_token"
+
+
+CONFORMANCE_CASES = {
+    "valid": {"access_token": TOKEN, "appsecret_proof": appsecret_proof(APP_SECRET, TOKEN)},
+    "no token": {},
+    "wrong token": {"access_token": "wrong", "appsecret_proof": appsecret_proof(APP_SECRET, "wrong")},
+    "no proof": {"access_token": TOKEN},
+    "bad proof": {"access_token": TOKEN, "appsecret_proof": appsecret_proof("other", TOKEN)},
+    "stale proof": {
+        "access_token": TOKEN,
+        "appsecret_proof": appsecret_proof_timed(APP_SECRET, TOKEN, int(time.time()) - 900)[0],
+        "appsecret_time": str(int(time.time()) - 900),
+    },
+}
+
+
+@pytest.mark.parametrize("case", sorted(CONFORMANCE_CASES))
+@pytest.mark.parametrize("pixel", [PIXEL, "5555"])
+def test_given_same_request_when_sent_to_graph_stand_in_and_receiver_then_same_status_and_codes(
+    make_receiver, case: str, pixel: str
+) -> None:
+    receiver = graph_receiver(make_receiver, access_tokens={PIXEL: TOKEN}, pixel_ids=frozenset())
+    with GraphStandIn(access_token=TOKEN, pixels=[PIXEL], app_secret=APP_SECRET) as meta:
+        answers = [
+            requests.post(
+                f"{base}/v26.0/{pixel}/events", json=example_body(), params=CONFORMANCE_CASES[case], timeout=10
+            )
+            for base in (meta.base_url, receiver.url)
+        ]
+
+    def codes(answer: requests.Response) -> tuple[Any, ...]:
+        error = answer.json().get("error") or {}
+        return answer.status_code, error.get("code"), error.get("error_subcode"), answer.json().get("events_received")
+
+    assert codes(answers[1]) == codes(answers[0])
 
 
 def test_given_time_stamped_proof_when_posted_then_accepted_and_stale_one_refused(make_receiver) -> None:

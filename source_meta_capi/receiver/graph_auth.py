@@ -9,8 +9,8 @@ Meta's SDKs raise what they would raise against Meta:
 | --- | --- | --- | --- |
 | no token | 400 | 104 | OAuthException |
 | token configured for no pixel | 400 | 190 | OAuthException |
+| proof missing, wrong or expired (checked next: it belongs to the token) | 400 | 100 | GraphMethodException |
 | token of another pixel (cannot reach this one) | 400 | 100 / 33 | GraphMethodException |
-| proof missing, wrong or expired | 400 | 100 | GraphMethodException |
 
 (Meta answers a wrong `appsecret_proof` with code 100, not 190: "Invalid appsecret_proof provided
 in the API argument", GraphMethodException, as reported in facebook-python-business-sdk issue
@@ -71,9 +71,7 @@ def authenticate(
         )
     given = token.encode("utf-8", "surrogatepass")
     matches = {pixel: hmac.compare_digest(given, expected.encode("utf-8")) for pixel, expected in access_tokens.items()}
-    if not matches.get(pixel_id, False):
-        if any(matches.values()):
-            raise object_not_found(pixel_id, "access_token_other_pixel")
+    if not any(matches.values()):
         raise GraphError(
             400,
             INVALID_TOKEN,
@@ -81,11 +79,13 @@ def authenticate(
             reason="access_token_invalid",
             field=ACCESS_TOKEN,
         )
-    if app_secret is None:
-        # A proof without a configured secret cannot be checked; the forwarded request carries our own.
-        return ACCESS_TOKEN
-    _check_proof(app_secret, token, credentials, now)
-    return ACCESS_TOKEN_AND_PROOF
+    # As Meta does: the proof belongs to the token, so it is checked before the object is looked up.
+    if app_secret is not None:
+        _check_proof(app_secret, token, credentials, now)
+    if not matches.get(pixel_id, False):
+        raise object_not_found(pixel_id, "access_token_other_pixel")
+    # A proof without a configured secret cannot be checked; the forwarded request carries our own.
+    return ACCESS_TOKEN if app_secret is None else ACCESS_TOKEN_AND_PROOF
 
 
 def _check_proof(app_secret: str, token: str, credentials: GraphCredentials, now: float) -> None:

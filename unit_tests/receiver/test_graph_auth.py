@@ -40,9 +40,11 @@ def test_given_missing_or_unknown_token_when_authenticating_then_104_or_190() ->
     assert refused(GraphCredentials("EAAB-nope"), pixel="333").code == 190
 
 
-def test_given_token_of_another_pixel_when_authenticating_then_100_33() -> None:
-    error = refused(GraphCredentials("EAAB-other"))
+def test_given_token_of_another_pixel_when_authenticating_then_100_33_after_its_proof() -> None:
+    error = refused(GraphCredentials("EAAB-other", appsecret_proof("app_secret", "EAAB-other")))
     assert (error.code, error.subcode, error.type) == (100, 33, "GraphMethodException")
+    # The proof is the token's, checked first (as Meta and the Graph stand-in do).
+    assert refused(GraphCredentials("EAAB-other")).reason == "appsecret_proof_missing"
 
 
 @pytest.mark.parametrize(
