@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -116,7 +117,7 @@ class _Endpoint:
         check_content_encoding(headers, pixel_id)
         raw = await self.read_body(request, headers, pixel_id)
         signature = self._verify(raw, headers, request_id, pixel_id)
-        self.check_pixel_allowed(pixel_id)
+        self._check_pixel_allowed(pixel_id)
         idempotency_key = signature.webhook_id or body_digest(raw)
         context = RequestContext(
             pixel_id, request_id, batch_id_for(pixel_id, idempotency_key), signature.status, signature.webhook_id
@@ -165,8 +166,7 @@ class _Endpoint:
                 extra={"reason": error.reason},
             ) from None
 
-    def check_pixel_allowed(self, pixel_id: str) -> None:
-        """Refuse (ApiError 404) a pixel outside META_CAPI_PIXEL_IDS (shared step)."""
+    def _check_pixel_allowed(self, pixel_id: str) -> None:
         # After authentication, so that pixels cannot be probed.
         if not self.rt.settings.allows_pixel(pixel_id):
             raise ApiError(
@@ -230,11 +230,18 @@ class _Endpoint:
             body = {**body, "forwarding": forwarding}
         return _OrjsonResponse(body, status_code=status)
 
-    async def stage(self, intake: Intake, idempotency_key: str, answer: Mapping[str, Any]) -> CommitOutcome:
-        """Stage the intake durably (shared step); raises ApiError 503 when the store failed."""
+    async def stage(
+        self, intake: Intake, idempotency_key: Optional[str] = None, answer: Optional[Mapping[str, Any]] = None
+    ) -> CommitOutcome:
+        """Stage the intake durably (shared step); raises ApiError 503 when the store failed.
+
+        Without an idempotency key (the Graph intake) the request is its own: a fresh key never
+        meets an earlier claim, so the outcome is a commit once the events are durable.
+        """
         rt, context = self.rt, intake.context
+        key = idempotency_key or "fresh:" + os.urandom(16).hex()
         try:
-            return await rt.committer.submit(intake, idempotency_key, answer)
+            return await rt.committer.submit(intake, key, answer or {})
         except GroupAbandonedError as error:
             _log_staging_failed(intake, type(error.__cause__ or error).__name__)
             raise _unavailable(context, error.retry_after_s) from None

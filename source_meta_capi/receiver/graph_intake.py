@@ -69,7 +69,7 @@ class IntakeSteps(Protocol):
 
     async def process(self, body: Any, context: RequestContext, size: int) -> Intake: ...
 
-    async def stage(self, intake: Intake, idempotency_key: str, answer: Mapping[str, Any]) -> CommitOutcome: ...
+    async def stage(self, intake: Intake) -> CommitOutcome: ...
 
     def record_staged(self, intake: Intake) -> None: ...
 
@@ -138,15 +138,14 @@ class GraphEndpoint:
             raise object_not_found(pixel_id)
         # No idempotency key: a repeated request is staged again, which is harmless (events keep
         # their identity; the source and Meta deduplicate), so each request is its own batch.
-        key = "graph:" + os.urandom(16).hex()
-        context = RequestContext(pixel_id, request_id, batch_id_for(pixel_id, key), f"verified:{scheme}")
+        batch_id = batch_id_for(pixel_id, "graph:" + os.urandom(16).hex())
+        context = RequestContext(pixel_id, request_id, batch_id, f"verified:{scheme}")
         try:
             intake = await steps.process(parsed.body, context, len(raw))
         except BodyError as error:
             raise invalid_parameter(error.message, reason=error.code, field=error.field) from None
         status, body = graph_answer(intake)
-        # A fresh key never meets an earlier claim: the outcome is always a commit.
-        await steps.stage(intake, key, {"status": status, "body": body})
+        await steps.stage(intake)
         steps.record_staged(intake)
         await steps.forward(intake)
         return _json_response(body, status)
