@@ -4,9 +4,10 @@ Any Conversions API client (Meta's business SDKs, tag managers, in-house code) m
 by replacing Meta's base URL with the receiver's: same path, body forms (graph_requests.py),
 credentials (graph_auth.py) and answers. A straight path of steps, shared with the signed route
 where they are the same (app.py's `_Endpoint`): path (400 2500 / 100-33) → Content-Encoding →
-body size → parse (400 100) → token and proof (400 104 / 190 / 100) → pixel allowlist (100/33)
-→ validate + normalize (events isolated as on the signed route) → stage durably (503 code 2,
-transient) → forward → answer `{"events_received", "messages", "fbtrace_id"}`.
+body size → token and proof when they are outside the body (400 104 / 190 / 100 / 100-33) →
+parse (400 100) → token and proof wherever they are → pixel allowlist (100/33) → validate +
+normalize (events isolated as on the signed route) → stage durably (503 code 2, transient) →
+forward → answer `{"events_received", "messages", "fbtrace_id"}`.
 
 Answers (docs/receiver.md, "Graph-compatible intake"): `events_received` counts the events
 accepted; each rejected event is a `messages` string naming its index, event_id, field and
@@ -47,7 +48,6 @@ from source_meta_capi.receiver.graph_requests import (
     outer_credentials,
     parse_graph_request,
 )
-from source_meta_capi.receiver.group_commit import CommitOutcome
 from source_meta_capi.receiver.http_messages import ApiError, RequestHeaders, check_content_encoding, request_id_of
 from source_meta_capi.receiver.json_logging import log
 from source_meta_capi.receiver.pipeline import BodyError, Intake, RequestContext, batch_id_for
@@ -69,7 +69,8 @@ class IntakeSteps(Protocol):
 
     async def process(self, body: Any, context: RequestContext, size: int) -> Intake: ...
 
-    async def stage(self, intake: Intake) -> CommitOutcome: ...
+    # Returns once the intake is durable (what it returns is not used here).
+    async def stage(self, intake: Intake) -> object: ...
 
     def record_staged(self, intake: Intake) -> None: ...
 
