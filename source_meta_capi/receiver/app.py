@@ -9,7 +9,10 @@ every event of a test_event_code request for a pixel META_CAPI_TEST_EVENT_PIXELS
 the original answer replayed, or 409 while it is in flight; 503 + Retry-After on store failure)
 → forward (per META_CAPI_FORWARD_MODE) → answer. A step that refuses raises `ApiError`;
 `_Endpoint.handle` renders it as `{"error": {code, message, pixel_id, event_ids, field,
-request_id, …}}` and counts the answer. The operations routes live in ops_routes.py.
+request_id, …}}` and counts the answer. The operations routes live in ops_routes.py; Meta's own
+`POST /{api_version}/{pixel_id}/events` (the Graph-compatible intake, authenticated by access
+token, answered in Meta's shapes) lives in graph_intake.py and shares the steps that are the same
+(`read_body`, `process`, `stage`, `record_staged`, `forward`).
 
 Logs: one "batch staged" line per group commit (group_commit.py), and one line per request that
 is refused, has rejected events, is replayed, is in progress or fails.
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -33,12 +37,14 @@ from starlette.routing import Route
 
 from source_meta_capi.capi.graph_api import PIXEL_ID_RULE
 from source_meta_capi.receiver.forwarding import ForwardBatch
+from source_meta_capi.receiver.graph_intake import graph_routes
 from source_meta_capi.receiver.group_commit import COMMITTED, REPLAYED, CommitOutcome, GroupAbandonedError
 from source_meta_capi.receiver.http_messages import (
     ApiError,
     PayloadTooLargeError,
     RequestHeaders,
     answer_for,
+    check_content_encoding,
     read_limited,
     request_id_of,
     signature_headers,
@@ -108,8 +114,8 @@ class _Endpoint:
 
     async def _answer(self, request: Request, headers: RequestHeaders, request_id: str) -> Response:
         pixel_id = _pixel_id_of(request)
-        _check_content_encoding(headers, pixel_id)
-        raw = await self._read_body(request, headers, pixel_id)
+        check_content_encoding(headers, pixel_id)
+        raw = await self.read_body(request, headers, pixel_id)
         signature = self._verify(raw, headers, request_id, pixel_id)
         self._check_pixel_allowed(pixel_id)
         idempotency_key = signature.webhook_id or body_digest(raw)
@@ -119,7 +125,8 @@ class _Endpoint:
         intake = await self._intake(raw, headers, context)
         return await self._stage_and_answer(intake, idempotency_key)
 
-    async def _read_body(self, request: Request, headers: RequestHeaders, pixel_id: str) -> bytes:
+    async def read_body(self, request: Request, headers: RequestHeaders, pixel_id: str) -> bytes:
+        """The body, refused (ApiError 413/400) past META_CAPI_MAX_BODY_BYTES (shared step)."""
         limit = self.rt.settings.max_body_bytes
         try:
             return await read_limited(request, limit, headers.get("content-length"))
@@ -172,11 +179,7 @@ class _Endpoint:
 
     async def _intake(self, raw: bytes, headers: RequestHeaders, context: RequestContext) -> Intake:
         try:
-            body = parse_body(raw, headers.get("content-type"))
-            if len(raw) > _INLINE_PROCESSING_BYTES:
-                intake: Intake = await self._io(self._process, body, context)
-                return intake
-            return self._process(body, context)
+            return await self.process(parse_body(raw, headers.get("content-type")), context, len(raw))
         except BodyError as error:
             log(
                 logging.WARNING,
@@ -196,6 +199,13 @@ class _Endpoint:
                 extra={"batch_id": context.batch_id},
             ) from None
 
+    async def process(self, body: Any, context: RequestContext, size: int) -> Intake:
+        """Validate, normalize and hash a parsed body of `size` bytes (shared step; BodyError)."""
+        if size > _INLINE_PROCESSING_BYTES:
+            intake: Intake = await self._io(self._process, body, context)
+            return intake
+        return self._process(body, context)
+
     def _process(self, body: Any, context: RequestContext) -> Intake:
         settings = self.rt.settings
         return process(
@@ -208,12 +218,30 @@ class _Endpoint:
         )
 
     async def _stage_and_answer(self, intake: Intake, idempotency_key: str) -> Response:
-        rt, context = self.rt, intake.context
         status, body = answer_for(intake)
+        # Claim first: a first delivery costs one claim (shared with its group's others); a
+        # retry loses the attempt-1 claim and is answered from the ledger.
+        outcome = await self.stage(intake, idempotency_key, {"status": status, "body": body})
+        if outcome.status != COMMITTED:
+            return self._answer_repeat(outcome, intake.context)
+        self.record_staged(intake)
+        forwarding = await self.forward(intake)
+        if forwarding is not None:
+            body = {**body, "forwarding": forwarding}
+        return _OrjsonResponse(body, status_code=status)
+
+    async def stage(
+        self, intake: Intake, idempotency_key: Optional[str] = None, answer: Optional[Mapping[str, Any]] = None
+    ) -> CommitOutcome:
+        """Stage the intake durably (shared step); raises ApiError 503 when the store failed.
+
+        Without an idempotency key (the Graph intake) the request is its own: a fresh key never
+        meets an earlier claim, so the outcome is a commit once the events are durable.
+        """
+        rt, context = self.rt, intake.context
+        key = idempotency_key or "fresh:" + os.urandom(16).hex()
         try:
-            # Claim first: a first delivery costs one claim (shared with its group's others); a
-            # retry loses the attempt-1 claim and is answered from the ledger.
-            outcome = await rt.committer.submit(intake, idempotency_key, {"status": status, "body": body})
+            return await rt.committer.submit(intake, key, answer or {})
         except GroupAbandonedError as error:
             _log_staging_failed(intake, type(error.__cause__ or error).__name__)
             raise _unavailable(context, error.retry_after_s) from None
@@ -221,18 +249,16 @@ class _Endpoint:
             rt.metrics.child(rt.metrics.store_errors, "stage").inc()
             _log_staging_failed(intake, type(error).__name__)
             raise _unavailable(context, rt.retry_after_s) from None
-        if outcome.status != COMMITTED:
-            return self._answer_repeat(outcome, context)
+
+    def record_staged(self, intake: Intake) -> None:
+        """Count and log a staged intake's test events and rejections (shared step)."""
         if intake.test_event_code is not None:
             self._count_test_events(intake)
         if intake.rejections:
             self._log_rejections(intake)
-        forwarding = await self._forward(intake)
-        if forwarding is not None:
-            body = {**body, "forwarding": forwarding}
-        return _OrjsonResponse(body, status_code=status)
 
-    async def _forward(self, intake: Intake) -> Optional[dict[str, Any]]:
+    async def forward(self, intake: Intake) -> Optional[dict[str, Any]]:
+        """Forward a staged intake per META_CAPI_FORWARD_MODE (shared step); the summary."""
         rt, context = self.rt, intake.context
         mode = rt.settings.forward_mode
         if not intake.accepted or mode == "off" or not rt.forwarder.has_token(context.pixel_id):
@@ -394,7 +420,7 @@ def create_app(
 
     app = Starlette(
         exception_handlers={HTTPException: http_error, Exception: http_error},
-        routes=[Route(EVENTS_ROUTE, endpoint.handle, methods=["POST"]), *ops_routes(rt)],
+        routes=[Route(EVENTS_ROUTE, endpoint.handle, methods=["POST"]), *ops_routes(rt), *graph_routes(endpoint)],
         lifespan=lifespan,
     )
     app.state.runtime = rt
@@ -408,18 +434,6 @@ def _pixel_id_of(request: Request) -> str:
         raise ApiError(
             400, "invalid_pixel_id", f"the pixel id in the path must be {PIXEL_ID_RULE}", field="pixel_id"
         ) from None
-
-
-def _check_content_encoding(headers: RequestHeaders, pixel_id: str) -> None:
-    encoding = (headers.get("content-encoding") or "identity").strip().lower()
-    if encoding not in ("", "identity"):
-        raise ApiError(
-            415,
-            "unsupported_content_encoding",
-            f"Content-Encoding {encoding!r} is not accepted; send the body uncompressed",
-            pixel_id=pixel_id,
-            field="content-encoding",
-        )
 
 
 def _unavailable(context: RequestContext, retry_after_s: int) -> ApiError:

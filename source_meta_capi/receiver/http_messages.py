@@ -124,6 +124,19 @@ class RequestHeaders:
         return [value.decode("latin-1") for value in self._values.get(name.encode("latin-1"), ())]
 
 
+def check_content_encoding(headers: RequestHeaders, pixel_id: str) -> None:
+    """Refuse (ApiError 415) a compressed body (shared step)."""
+    encoding = (headers.get("content-encoding") or "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        raise ApiError(
+            415,
+            "unsupported_content_encoding",
+            f"Content-Encoding {encoding!r} is not accepted; send the body uncompressed",
+            pixel_id=pixel_id,
+            field="content-encoding",
+        )
+
+
 async def read_limited(request: Request, limit: int, declared: Optional[str] = None) -> bytes:
     """Read the body, refusing (before reading it all) one larger than `limit` bytes.
 

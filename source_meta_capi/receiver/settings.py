@@ -160,13 +160,13 @@ class ReceiverSettings(BaseModel):
     access_tokens: Mapping[str, str] = _env(
         "META_CAPI_ACCESS_TOKENS",
         {},
-        "Per-pixel Meta access tokens for forwarding: 'pixel=token,…' or a JSON object; the whole value or each token may be a Secrets Manager reference. Pixels without a token are staged, not forwarded.",
+        "Per-pixel Meta access tokens for forwarding, also the token the Graph-compatible intake accepts for the pixel: 'pixel=token,…' or a JSON object; the whole value or each token may be a Secrets Manager reference. Pixels without a token are staged, not forwarded.",
         secret=True,
     )
     app_secret: Optional[str] = _env(
         "META_CAPI_APP_SECRET",
         None,
-        "Optional app secret: adds appsecret_proof to forwarded requests. May be a Secrets Manager reference.",
+        "Optional app secret: adds appsecret_proof to forwarded requests, and the Graph-compatible intake then requires a valid one. May be a Secrets Manager reference.",
         secret=True,
     )
     graph_base_url: str = _env(

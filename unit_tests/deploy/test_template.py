@@ -21,6 +21,7 @@ import source_meta_capi.receiver as receiver_package
 from source_meta_capi.capi.event_validation import MAX_EVENT_AGE_SECONDS, MAX_PHYSICAL_STORE_AGE_SECONDS
 from source_meta_capi.receiver import cli
 from source_meta_capi.receiver.app import EVENTS_ROUTE, create_app
+from source_meta_capi.receiver.graph_intake import GRAPH_ROUTES
 from source_meta_capi.receiver.settings import environment_variables, load_settings
 from source_meta_capi.staging.keys import ObjectKind
 
@@ -256,6 +257,7 @@ def test_given_api_events_when_compared_to_the_app_then_routes_and_methods_match
     events = the_function(template)["Events"]
     exposed = {(e["Properties"]["Path"], e["Properties"]["Method"]) for e in events.values()}
     assert (EVENTS_ROUTE, "POST") in exposed
+    assert {(route, "POST") for route in GRAPH_ROUTES} <= exposed
     app = create_app(load_settings({"META_CAPI_STAGING_URL": str(tmp_path), "META_CAPI_ALLOW_UNSIGNED": "true"}))
     try:
         routes = {(route.path, method) for route in app.routes for method in getattr(route, "methods", None) or ()}
