@@ -6,20 +6,31 @@ reproduces one red-team finding through a real request to the receiver or a real
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
+import os
+import random
+import threading
+import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
+from airbyte_cdk.models import FailureType
 
+from integration_tests.push_harness import records, sync
 from integration_tests.reliability import audit
 from integration_tests.reliability.asgi_client import RawResponse, call
-from integration_tests.reliability.traffic import PIXEL, SECRET, make_event, sign, staged_identities
+from integration_tests.reliability.traffic import OTHER_PIXEL, PIXEL, SECRET, make_event, sign, staged_identities
+from source_meta_capi.push import streams as push_streams
 from source_meta_capi.receiver.app import create_app
 from source_meta_capi.receiver.runtime import build_runtime
 from source_meta_capi.receiver.settings import ReceiverSettings
 from source_meta_capi.receiver.signatures import parse_webhook_secret
 from source_meta_capi.staging.local_store import LocalFolderStore
+from source_meta_capi.staging.records import MAX_LINE_BYTES, MAX_OBJECT_BYTES
+from source_meta_capi.staging.sample_data import sample_event
 
 
 class Receiver:
@@ -118,3 +129,128 @@ def test_given_an_event_past_a_size_limit_when_posted_then_it_alone_is_refused_w
     (rejection,) = response.json()["rejections"]
     assert rejection["event_id"] == "size-bad" and rejection["field"] == field, rejection
     assert {identity[1] for identity in staged_identities(receiver.store)} == {"size-good"}
+
+
+# --- The source over a bucket an attacker can write to (findings 4, 5 and 7, read side) ---
+
+SYNC_NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
+HOUR = f"events/pixel_id={PIXEL}/date=2026-11-26/hour=10/"
+
+
+@pytest.fixture
+def bucket_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setattr(push_streams, "utc_now", lambda: SYNC_NOW)
+    root = tmp_path / "bucket"
+    root.mkdir()
+    return root
+
+
+def _key(seq: int, pixel: str = PIXEL) -> str:
+    return f"events/pixel_id={pixel}/date=2026-11-26/hour=10/20261126T1000{seq:02d}000000Z-zz-{seq:016d}.jsonl.gz"
+
+
+def _good_line(seq: int, pixel: str = PIXEL) -> bytes:
+    event = sample_event(random.Random(seq), pixel, 1_764_150_000, seq)
+    return json.dumps(event | {"received_at": "2026-11-26T10:00:00.000000Z"}).encode() + b"\n"
+
+
+def _source_config(root: Path, policy: str = "warn") -> dict[str, Any]:
+    return {
+        "pixels": [{"pixel_id": PIXEL}, {"pixel_id": OTHER_PIXEL}],
+        "staging": {"bucket_url": root.as_uri(), "settle_seconds": 120, "on_corrupt_object": policy},
+    }
+
+
+def _sync_in_time(config: dict[str, Any], expect_failure: bool = False, seconds: float = 60) -> Any:
+    """A source run that must finish: a FIFO read once hung a sync forever."""
+    result: dict[str, Any] = {}
+    worker = threading.Thread(
+        target=lambda: result.setdefault("output", sync(config, ["delivered_events"], expect_failure=expect_failure)),
+        daemon=True,
+    )
+    worker.start()
+    worker.join(seconds)
+    assert not worker.is_alive(), "the sync hung"
+    return result["output"]
+
+
+def _logs(output: Any) -> str:
+    return " ".join(m.log.message for m in output.logs if m.log)
+
+
+def test_given_symlinks_and_a_fifo_named_like_objects_when_synced_then_only_regular_files_inside_the_bucket_are_read(
+    bucket_root: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "stolen.jsonl.gz").write_bytes(gzip.compress(_good_line(90)))
+    secret_file = outside / "system-file"
+    secret_file.write_bytes(b"root:x:0:0:SECRET-FIRST-BYTES\n")
+    hour = bucket_root / HOUR
+    hour.mkdir(parents=True)
+    (bucket_root / _key(1)).write_bytes(gzip.compress(_good_line(1)))
+    (bucket_root / _key(2)).symlink_to(outside / "stolen.jsonl.gz")
+    (bucket_root / _key(3)).symlink_to(secret_file)
+    os.mkfifo(bucket_root / _key(4))
+    output = _sync_in_time(_source_config(bucket_root))
+    emitted = records(output, "delivered_events")
+    assert [r["_staged_object"] for r in emitted] == [_key(1)]
+    logs = _logs(output)
+    assert all(f"{_key(n)}: not a regular file inside the bucket" in logs for n in (2, 3, 4)), logs
+    assert "SECRET-FIRST-BYTES" not in logs and "root:x" not in logs
+    failed = _sync_in_time(_source_config(bucket_root, "fail"), expect_failure=True)
+    error = failed.errors[0].trace.error
+    assert error.failure_type == FailureType.config_error and _key(2) in error.message
+
+
+def test_given_a_pixel_folder_symlinked_outside_the_bucket_when_synced_then_refused_as_config_error(
+    bucket_root: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside" / "date=2026-11-26" / "hour=10"
+    outside.mkdir(parents=True)
+    (outside / _key(5, OTHER_PIXEL).rsplit("/", 1)[1]).write_bytes(gzip.compress(_good_line(5, OTHER_PIXEL)))
+    (bucket_root / "events").mkdir()
+    (bucket_root / "events" / f"pixel_id={OTHER_PIXEL}").symlink_to(tmp_path / "outside")
+    output = _sync_in_time(_source_config(bucket_root), expect_failure=True)
+    assert records(output, "delivered_events") == []
+    error = output.errors[0].trace.error
+    assert error.failure_type == FailureType.config_error and "symbolic link" in error.message
+
+
+@pytest.mark.parametrize(
+    "header", [b"not json", b'{"other": [0, 1]}', b'{"KEY": "ab"}', b'{"KEY": [null, 1]}', b'{"KEY": [-5, 99999]}']
+)
+def test_given_a_pack_object_with_a_bad_header_when_synced_then_the_corrupt_object_policy_decides(
+    bucket_root: Path, header: bytes
+) -> None:
+    (bucket_root / HOUR).mkdir(parents=True)
+    (bucket_root / _key(1)).write_bytes(gzip.compress(_good_line(1)))
+    bad = b"\x00meta-capi-pack-1\n" + header.replace(b"KEY", _key(2).encode()) + b"\n" + gzip.compress(_good_line(2))
+    (bucket_root / _key(2)).write_bytes(bad)
+    output = _sync_in_time(_source_config(bucket_root))
+    assert [r["_staged_object"] for r in records(output, "delivered_events")] == [_key(1)]
+    assert "damaged pack file" in _logs(output)
+    failed = _sync_in_time(_source_config(bucket_root, "fail"), expect_failure=True)
+    error = failed.errors[0].trace.error
+    assert error.failure_type == FailureType.config_error and _key(2) in error.message
+
+
+def test_given_unhashed_user_data_a_gzip_bomb_and_a_huge_line_when_synced_then_each_is_corrupt_and_nothing_leaks(
+    bucket_root: Path,
+) -> None:
+    (bucket_root / HOUR).mkdir(parents=True)
+    raw = json.loads(_good_line(2))
+    raw["user_data"] = {"em": ["jane.doe@example.com"], "ph": "15551234567"}
+    (bucket_root / _key(1)).write_bytes(gzip.compress(_good_line(1) + json.dumps(raw).encode() + b"\n"))
+    (bucket_root / _key(3)).write_bytes(gzip.compress(b" " * (MAX_OBJECT_BYTES + 1), compresslevel=9))
+    (bucket_root / _key(4)).write_bytes(gzip.compress(b"x" * (MAX_LINE_BYTES + 1) + b"\n", compresslevel=1))
+    started = time.monotonic()
+    output = _sync_in_time(_source_config(bucket_root))
+    seconds = time.monotonic() - started
+    emitted = records(output, "delivered_events")
+    assert [r["_staged_object"] for r in emitted] == [_key(1)] and len(emitted) == 1
+    logs = _logs(output)
+    assert "jane.doe" not in json.dumps(emitted) + logs
+    assert "user_data.em is not a SHA-256 or HMAC hex hash" in logs
+    assert "decompresses to more than" in logs and "holds a line longer than" in logs
+    assert seconds < 30
