@@ -10,6 +10,8 @@ import gzip
 import json
 import os
 import random
+import subprocess
+import sys
 import threading
 import time
 from datetime import datetime, timezone
@@ -254,3 +256,65 @@ def test_given_unhashed_user_data_a_gzip_bomb_and_a_huge_line_when_synced_then_e
     assert "user_data.em is not a SHA-256 or HMAC hex hash" in logs
     assert "decompresses to more than" in logs and "holds a line longer than" in logs
     assert seconds < 30
+
+
+# --- Finding 6: no secret in any startup error ---
+
+MARKER = "MARKERSECRET7f3a9c"
+MALFORMED_SHAPES = [
+    MARKER,
+    f"{MARKER}=1234567890",  # pixel and token swapped
+    f"1234567890={MARKER},{MARKER}",
+    f"whsec_{MARKER}",
+    f"whsec_{MARKER}!!,whsec_",
+    f'{{"{MARKER}": "1234567890"}}',
+    f'{{"1234567890": ["{MARKER}"]}}',
+    f'{{"{MARKER}',
+    f"arn:aws:secretsmanager:{MARKER}",
+    f"secretsmanager:{MARKER}#",
+    f" {MARKER} , , {MARKER}= ",
+]
+
+
+def _secret_variables() -> list[str]:
+    from source_meta_capi.receiver.settings import environment_variables
+
+    found = [variable.name for variable in environment_variables() if variable.secret]
+    return [*found, "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
+
+
+def test_given_every_secret_variable_malformed_when_settings_load_then_no_error_quotes_it() -> None:
+    from source_meta_capi.receiver.settings import SettingsError, load_settings
+
+    assert {"META_CAPI_ACCESS_TOKENS", "META_CAPI_WEBHOOK_SECRETS", "META_CAPI_HUB_SECRETS"} <= set(_secret_variables())
+    errors = 0
+    for variable in _secret_variables():
+        for shape in MALFORMED_SHAPES:
+            # Alone, and beside other invalid settings (the unsigned switch, a bad pixel list).
+            for extra in ({}, {"META_CAPI_ALLOW_UNSIGNED": "true", "META_CAPI_PIXEL_IDS": "x1"}):
+                try:
+                    load_settings({variable: shape, **extra, "META_CAPI_SECRETS_ENDPOINT_URL": "http://127.0.0.1:9"})
+                except SettingsError as error:
+                    errors += 1
+                    assert MARKER not in str(error), (variable, shape, str(error))
+    assert errors >= len(_secret_variables()) * len(MALFORMED_SHAPES)
+
+
+def test_given_access_tokens_with_pixel_and_token_swapped_when_the_receiver_starts_then_stderr_hides_the_token(
+    tmp_path: Path,
+) -> None:
+    env = {
+        **os.environ,
+        "META_CAPI_STAGING_URL": str(tmp_path / "bucket"),
+        "META_CAPI_ACCESS_TOKENS": f"EAAB{MARKER}=1234567890",
+    }
+    run = subprocess.run(
+        [sys.executable, "-m", "source_meta_capi.receiver.cli", "serve"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 2, run.stderr
+    assert "META_CAPI_ACCESS_TOKENS" in run.stderr and "pixel_id=token" in run.stderr
+    assert MARKER not in run.stdout + run.stderr

@@ -448,7 +448,28 @@ def load_settings(environ: Mapping[str, str], resolver: Optional[SecretResolver]
         return ReceiverSettings.model_validate(given, context={"resolver": resolver or SecretResolver(environ)})
     except ValidationError as error:
         # `from None`: the ValidationError's own text carries the offending input, maybe a secret.
-        raise SettingsError(_describe(error)) from None
+        raise SettingsError(_redact(_describe(error), given)) from None
+
+
+# Shorter pieces of a secret variable (a pixel id, "v1") are not worth hiding and too common to.
+_MIN_REDACTED = 6
+
+
+def _redact(message: str, given: Mapping[str, str]) -> str:
+    """`message` with every piece of every secret variable's value replaced (issue 14, finding 6).
+
+    The validators never quote a secret variable; this is the second line, for a message that
+    would (a token pasted where the pixel id goes, quoted as the "pixel id")."""
+    pieces: set[str] = set()
+    for variable in _SECRET_VARIABLES:
+        value = given.get(variable)
+        if not value:
+            continue
+        pieces.add(value)
+        pieces.update(piece.strip(" \t\"'{}[]:") for piece in re.split(r"[,=:#\s]+", value))
+    for piece in sorted((p for p in pieces if len(p) >= _MIN_REDACTED), key=len, reverse=True):
+        message = message.replace(piece, "[redacted]")
+    return message
 
 
 def _describe(error: ValidationError) -> str:
@@ -524,17 +545,20 @@ def _access_tokens(info: ValidationInfo, value: str) -> dict[str, str]:
         if not isinstance(document, dict) or not all(isinstance(v, str) for v in document.values()):
             raise ValueError("must be a JSON object of pixel id -> token string")
         pairs = [(str(k).strip(), v.strip()) for k, v in document.items()]
+        where = "key"
     else:
         pairs = []
+        where = "part before '='"
         for position, item in enumerate(part for part in text.split(",") if part.strip()):
             pixel, equals, token = item.partition("=")
             if not equals:
                 raise ValueError(f"entry {position + 1} is not pixel_id=token")
             pairs.append((pixel.strip(), token.strip()))
     tokens: dict[str, str] = {}
-    for pixel, token in pairs:
+    for position, (pixel, token) in enumerate(pairs, start=1):
         if not is_pixel_id(pixel):
-            raise ValueError(f"{pixel!r} is not a pixel id ({PIXEL_ID_RULE})")
+            # Never quoted: with pixel and token swapped, this "pixel id" is the token.
+            raise ValueError(f"entry {position}: the {where} is not a pixel id ({PIXEL_ID_RULE}); write pixel_id=token")
         if not token:
             raise ValueError(f"the token for pixel {pixel} is empty")
         tokens[pixel] = _resolve(info, f"{name}[{pixel}]", token)
@@ -545,6 +569,15 @@ def _all_variables() -> Iterator[str]:
     for field in ReceiverSettings.model_fields.values():
         yield from _names(field.validation_alias)
 
+
+def _secret_variables() -> Iterator[str]:
+    for field in ReceiverSettings.model_fields.values():
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        if extra.get(_SECRET):
+            yield from _names(field.validation_alias)
+
+
+_SECRET_VARIABLES = frozenset(_secret_variables())
 
 # Every variable the model reads: load_settings passes only these to validation.
 _VARIABLES = frozenset(_all_variables())
