@@ -6,6 +6,7 @@ reproduces one red-team finding through a real request to the receiver or a real
 from __future__ import annotations
 
 import asyncio
+import base64
 import gzip
 import json
 import os
@@ -24,7 +25,15 @@ from airbyte_cdk.models import FailureType
 from integration_tests.push_harness import records, sync
 from integration_tests.reliability import audit
 from integration_tests.reliability.asgi_client import RawResponse, call
-from integration_tests.reliability.traffic import OTHER_PIXEL, PIXEL, SECRET, make_event, sign, staged_identities
+from integration_tests.reliability.traffic import (
+    OTHER_PIXEL,
+    PIXEL,
+    SECRET,
+    hub_headers,
+    make_event,
+    sign,
+    staged_identities,
+)
 from source_meta_capi.push import streams as push_streams
 from source_meta_capi.receiver.app import create_app
 from source_meta_capi.receiver.runtime import build_runtime
@@ -318,3 +327,65 @@ def test_given_access_tokens_with_pixel_and_token_swapped_when_the_receiver_star
     assert run.returncode == 2, run.stderr
     assert "META_CAPI_ACCESS_TOKENS" in run.stderr and "pixel_id=token" in run.stderr
     assert MARKER not in run.stdout + run.stderr
+
+
+# --- Finding 3: the pixel in the URL is bound to the credentials ---
+
+OTHER_SECRET = "whsec_" + base64.b64encode(b"o" * 32).decode()
+
+
+def _captured(pixel: str, message_id: str, secret: str = SECRET) -> tuple[bytes, dict[str, str]]:
+    body = json.dumps({"data": [make_event(f"bind-{message_id}", tag="bind")]}).encode()
+    return body, sign(body, message_id, secret=secret)
+
+
+def test_given_a_pixel_bound_webhook_id_when_replayed_to_another_pixel_then_refused_even_without_strict_mode(
+    receiver: Receiver,
+) -> None:
+    body, headers = _captured(PIXEL, f"{PIXEL}:msg_bound")
+    assert receiver.post(body, headers, PIXEL).status == 200
+    replay = receiver.post(body, headers, OTHER_PIXEL)
+    assert replay.status == 401 and replay.json()["error"]["reason"] == "pixel_mismatch"
+    # The migration path: an unbound sender keeps working while the binding is off.
+    body, headers = _captured(PIXEL, "msg_legacy")
+    assert receiver.post(body, headers, PIXEL).status == 200
+
+
+def test_given_per_pixel_secrets_when_a_captured_request_is_replayed_to_another_pixel_then_refused(
+    tmp_path: Path,
+) -> None:
+    hub_pixel, hub_other = "hub-secret-of-pixel-a-0123", "hub-secret-of-pixel-b-4567"
+    bound = Receiver(
+        tmp_path / "bucket",
+        webhook_keys_by_pixel={
+            PIXEL: (parse_webhook_secret(SECRET),),
+            OTHER_PIXEL: (parse_webhook_secret(OTHER_SECRET),),
+        },
+        hub_secrets_by_pixel={PIXEL: (hub_pixel,), OTHER_PIXEL: (hub_other,)},
+        webhook_keys=(),
+    )
+    try:
+        body, headers = _captured(PIXEL, "msg_per_pixel")
+        assert bound.post(body, headers, PIXEL).status == 200
+        replay = bound.post(body, headers, OTHER_PIXEL)
+        assert replay.status == 401 and replay.json()["error"]["reason"] == "no_matching_signature"
+        hub_body = json.dumps({"data": [make_event("bind-hub", tag="bind")]}).encode()
+        hub = hub_headers(hub_body, secret=hub_pixel)
+        assert bound.post(hub_body, hub, PIXEL).status == 200
+        assert bound.post(hub_body, hub, OTHER_PIXEL).status == 401
+        assert {identity[0] for identity in staged_identities(bound.store)} == {PIXEL}
+    finally:
+        bound.close()
+
+
+def test_given_strict_pixel_binding_when_a_shared_secret_signs_without_the_pixel_then_refused(tmp_path: Path) -> None:
+    strict = Receiver(tmp_path / "bucket", signature_pixel_binding="strict")
+    try:
+        body, headers = _captured(PIXEL, "msg_unbound")
+        refused = strict.post(body, headers, PIXEL)
+        assert refused.status == 401 and refused.json()["error"]["reason"] == "pixel_not_bound"
+        body, headers = _captured(PIXEL, f"{PIXEL}:msg_ok")
+        assert strict.post(body, headers, PIXEL).status == 200
+        assert strict.post(body, headers, OTHER_PIXEL).status == 401
+    finally:
+        strict.close()

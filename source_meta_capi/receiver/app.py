@@ -87,7 +87,13 @@ class _Endpoint:
         self.rt = runtime
         settings = runtime.settings
         self.policy = SignaturePolicy(
-            settings.webhook_keys, settings.hub_secrets, settings.signature_tolerance_s, settings.allow_unsigned
+            settings.webhook_keys,
+            settings.hub_secrets,
+            settings.signature_tolerance_s,
+            settings.allow_unsigned,
+            settings.webhook_keys_by_pixel,
+            settings.hub_secrets_by_pixel,
+            settings.signature_pixel_binding,
         )
 
     async def handle(self, request: Request) -> Response:
@@ -139,7 +145,7 @@ class _Endpoint:
     def _verify(self, raw: bytes, headers: RequestHeaders, request_id: str, pixel_id: str) -> VerifiedSignature:
         rt = self.rt
         try:
-            return self.policy.verify(raw, signature_headers(headers), rt.wall_clock())
+            return self.policy.verify(raw, signature_headers(headers), rt.wall_clock(), pixel_id)
         except SignatureError as error:
             rt.metrics.child(rt.metrics.signature_failures, error.reason).inc()
             log(

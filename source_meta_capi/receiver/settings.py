@@ -38,7 +38,12 @@ from source_meta_capi.capi.graph_api import (
     is_pixel_id,
 )
 from source_meta_capi.receiver.secret_refs import SecretReferenceError, SecretResolver
-from source_meta_capi.receiver.signatures import DEFAULT_TOLERANCE_S, SecretConfigError, parse_webhook_secret
+from source_meta_capi.receiver.signatures import (
+    DEFAULT_TOLERANCE_S,
+    PIXEL_BINDING_MODES,
+    SecretConfigError,
+    parse_webhook_secret,
+)
 from source_meta_capi.staging.store import S3Options
 
 FORWARD_MODES = ("inline", "background", "off")
@@ -128,6 +133,23 @@ class ReceiverSettings(BaseModel):
         (),
         "Comma-separated app secrets for X-Hub-Signature-256. May be a Secrets Manager reference.",
         secret=True,
+    )
+    webhook_keys_by_pixel: Mapping[str, tuple[bytes, ...]] = _env(
+        "META_CAPI_WEBHOOK_SECRETS_BY_PIXEL",
+        {},
+        "Standard Webhooks secrets of single pixels: pixel_id=whsec_…|whsec_…,pixel_id=… (or a JSON object of pixel id -> secret or list). A listed pixel is verified with its own secrets only, which binds signatures to it. May be a Secrets Manager reference.",
+        secret=True,
+    )
+    hub_secrets_by_pixel: Mapping[str, tuple[str, ...]] = _env(
+        "META_CAPI_HUB_SECRETS_BY_PIXEL",
+        {},
+        "X-Hub-Signature-256 app secrets of single pixels, same form as META_CAPI_WEBHOOK_SECRETS_BY_PIXEL. May be a Secrets Manager reference.",
+        secret=True,
+    )
+    signature_pixel_binding: str = _env(
+        "META_CAPI_SIGNATURE_PIXEL_BINDING",
+        "off",
+        "strict: accept only signatures bound to the path's pixel (a secret of that pixel, or webhook-id '<pixel_id>:…'); off: also accept shared secrets without the pixel (a captured request can be replayed to another pixel). The default becomes strict in the next major version.",
     )
     allow_unsigned: bool = _env(
         "META_CAPI_ALLOW_UNSIGNED",
@@ -300,6 +322,37 @@ class ReceiverSettings(BaseModel):
                 raise ValueError(str(error)) from None
         return tuple(keys)
 
+    @field_validator("webhook_keys_by_pixel", mode="before")
+    @classmethod
+    def _parse_webhook_secrets_by_pixel(cls, value: Any, info: ValidationInfo) -> Any:
+        if not isinstance(value, str):
+            return value
+        parsed: dict[str, tuple[bytes, ...]] = {}
+        for pixel, secrets in _secrets_by_pixel(info, "META_CAPI_WEBHOOK_SECRETS_BY_PIXEL", value).items():
+            try:
+                parsed[pixel] = tuple(parse_webhook_secret(secret, position) for position, secret in enumerate(secrets))
+            except SecretConfigError as error:
+                raise ValueError(f"pixel {pixel}: {error}") from None
+        return parsed
+
+    @field_validator("hub_secrets_by_pixel", mode="before")
+    @classmethod
+    def _parse_hub_secrets_by_pixel(cls, value: Any, info: ValidationInfo) -> Any:
+        if not isinstance(value, str):
+            return value
+        return {
+            pixel: tuple(secrets)
+            for pixel, secrets in _secrets_by_pixel(info, "META_CAPI_HUB_SECRETS_BY_PIXEL", value).items()
+        }
+
+    @field_validator("signature_pixel_binding")
+    @classmethod
+    def _check_pixel_binding(cls, value: str) -> str:
+        mode = value.lower()
+        if mode not in PIXEL_BINDING_MODES:
+            raise ValueError(f"must be one of {', '.join(PIXEL_BINDING_MODES)}")
+        return mode
+
     @field_validator("hub_secrets", mode="before")
     @classmethod
     def _parse_hub_secrets(cls, value: Any, info: ValidationInfo) -> Any:
@@ -404,7 +457,9 @@ class ReceiverSettings(BaseModel):
 
     @model_validator(mode="after")
     def _check_unsigned_alone(self) -> ReceiverSettings:
-        if self.allow_unsigned and (self.webhook_keys or self.hub_secrets):
+        if self.allow_unsigned and (
+            self.webhook_keys or self.hub_secrets or self.webhook_keys_by_pixel or self.hub_secrets_by_pixel
+        ):
             # Accepting unsigned requests beside secrets would make every signature optional.
             raise ValueError("META_CAPI_ALLOW_UNSIGNED=true cannot be combined with webhook or hub secrets")
         return self
@@ -568,6 +623,44 @@ def _access_tokens(info: ValidationInfo, value: str) -> dict[str, str]:
 def _all_variables() -> Iterator[str]:
     for field in ReceiverSettings.model_fields.values():
         yield from _names(field.validation_alias)
+
+
+def _secrets_by_pixel(info: ValidationInfo, name: str, value: str) -> dict[str, list[str]]:
+    """`pixel=secret|secret,pixel=secret` or a JSON object of pixel -> secret or list of secrets."""
+    text = _resolve(info, name, value)
+    if not text:
+        return {}
+    found: dict[str, list[str]] = {}
+    if text.startswith("{"):
+        try:
+            document = json.loads(text)
+        except ValueError:
+            raise ValueError("looks like JSON but does not parse") from None
+        if not isinstance(document, dict):
+            raise ValueError("must be a JSON object of pixel id -> secret or list of secrets")
+        entries: list[tuple[str, list[Any]]] = [
+            (str(k).strip(), v if isinstance(v, list) else [v]) for k, v in document.items()
+        ]
+        where = "key"
+    else:
+        entries = []
+        where = "part before '='"
+        for position, item in enumerate((part for part in text.split(",") if part.strip()), start=1):
+            pixel, equals, listed = item.partition("=")
+            if not equals:
+                raise ValueError(f"entry {position} is not pixel_id=secret")
+            entries.append((pixel.strip(), listed.split("|")))
+    for position, (pixel, secrets) in enumerate(entries, start=1):
+        if not is_pixel_id(pixel):
+            # Never quoted: it may be a secret written in the pixel's place.
+            raise ValueError(f"entry {position}: the {where} is not a pixel id ({PIXEL_ID_RULE})")
+        if not all(isinstance(secret, str) for secret in secrets):
+            raise ValueError(f"pixel {pixel}: every secret must be a string")
+        cleaned = [secret.strip() for secret in secrets if secret.strip()]
+        if not cleaned:
+            raise ValueError(f"pixel {pixel}: no secret given")
+        found[pixel] = cleaned
+    return found
 
 
 def _secret_variables() -> Iterator[str]:
