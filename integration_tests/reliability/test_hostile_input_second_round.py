@@ -389,3 +389,82 @@ def test_given_strict_pixel_binding_when_a_shared_secret_signs_without_the_pixel
         assert strict.post(body, headers, OTHER_PIXEL).status == 401
     finally:
         strict.close()
+
+
+# --- Finding 7: personal data outside user_data, caps, pixel ids, logs, readiness, limits ---
+
+
+def _store_text(store: LocalFolderStore) -> str:
+    from source_meta_capi.staging.records import object_lines
+
+    return "\n".join(
+        line.decode()
+        for key in store.list_keys("")
+        if key.endswith(".gz")
+        for line in object_lines(key, store.get(key))
+    )
+
+
+def test_given_personal_data_in_free_form_fields_and_urls_when_posted_then_stripped_before_staging(
+    receiver: Receiver,
+) -> None:
+    event = make_event("pii-outside", tag="pii")
+    event["custom_data"].update(
+        name="Jane Roe",
+        customer="Jane Q. Roe",
+        note="call Jane back",
+        shipping={"mail": "jane.q.roe@example.net"},
+        gift_message="for jroe@example.org",
+    )
+    event["original_event_data"] = {"event_name": "Purchase", "contact": "jane.orig@example.com"}
+    event["attribution_data"] = {"ad_id": "123", "customerName": "Jane Attr"}
+    event["app_data"] = {"advertiser_tracking_enabled": 1, "email": "jane.app@example.com"}
+    event["event_source_url"] = (
+        "https://shop.example.com/thanks?order=42&email=jane.url%40example.com&tel=%2B1%20555%20123%204567#top"
+    )
+    event["referrer_url"] = "https://shop.example.com/?utm_source=news&u=jane.ref@example.com"
+    body = json.dumps({"data": [event]}).encode()
+    response = receiver.post(body, sign(body, "msg_pii_outside"))
+    assert response.status == 200 and response.json()["events_accepted"] == 1, response.body[:300]
+    staged = _store_text(receiver.store)
+    for raw in (
+        "Jane Roe",
+        "Jane Q. Roe",
+        "call Jane",
+        "jane.q.roe",
+        "jroe@",
+        "jane.orig",
+        "Jane Attr",
+        "jane.app",
+        "jane.url",
+        "555",
+        "jane.ref",
+    ):
+        assert raw not in staged, raw
+    record = json.loads(staged.splitlines()[0])
+    assert record["event_source_url"] == "https://shop.example.com/thanks?order=42#top"
+    assert record["referrer_url"] == "https://shop.example.com/?utm_source=news"
+    assert record["custom_data"]["value"] == 12.5 and record["attribution_data"] == {"ad_id": "123"}
+
+
+@pytest.mark.parametrize("pixel", ["01", "0", "0001234567890"])
+def test_given_a_pixel_id_with_a_leading_zero_when_posted_then_refused_not_stored_as_another_pixel(
+    receiver: Receiver, pixel: str
+) -> None:
+    body = json.dumps({"data": [make_event("zero-pixel", tag="r2")]}).encode()
+    response = receiver.post(body, sign(body, "msg_zero_pixel"), pixel)
+    assert response.status == 400 and response.json()["error"]["code"] == "invalid_pixel_id"
+    assert list(receiver.store.list_keys("")) == []
+
+
+def test_given_a_log_line_with_line_separators_when_logged_then_the_json_escapes_them() -> None:
+    import io
+    import logging
+
+    from source_meta_capi.receiver.json_logging import JsonFormatter
+
+    record = logging.LogRecord("meta_capi_receiver", logging.INFO, __file__, 1, "a\u2028b\u2029c", None, None)
+    line = JsonFormatter().format(record)
+    assert "\u2028" not in line and "\u2029" not in line and "\\u2028" in line
+    assert json.loads(line)["message"] == "a\u2028b\u2029c"
+    del io
