@@ -468,3 +468,83 @@ def test_given_a_log_line_with_line_separators_when_logged_then_the_json_escapes
     assert "\u2028" not in line and "\u2029" not in line and "\\u2028" in line
     assert json.loads(line)["message"] == "a\u2028b\u2029c"
     del io
+
+
+def test_given_a_read_only_store_when_readyz_is_asked_then_not_ready(
+    receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert receiver.get("/readyz").status == 200
+    real = os.statvfs
+
+    class ReadOnly:
+        def __init__(self, path: Any) -> None:
+            self._status = real(path)
+
+        def __getattr__(self, name: str) -> Any:
+            value = getattr(self._status, name)
+            return value | os.ST_RDONLY if name == "f_flag" else value
+
+    monkeypatch.setattr(os, "statvfs", ReadOnly)  # as a read-only remount reports it
+    answer = receiver.get("/readyz")
+    assert answer.status == 503 and answer.json()["reason"] == "StoreAccessError"
+
+
+def test_given_a_disk_that_fills_during_a_put_when_it_fails_then_no_temp_file_is_left(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from source_meta_capi.staging.store import StoreUnavailableError
+
+    store = LocalFolderStore(str(tmp_path / "bucket"))
+
+    def full(descriptor: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(StoreUnavailableError, match="No space left"):
+        store.put_if_absent(_key(1), b"x" * 1000)
+    assert [p.name for p in (tmp_path / "bucket").rglob("*") if p.is_file()] == []
+
+
+def test_given_a_body_that_never_finishes_or_huge_headers_when_posted_then_408_and_431(tmp_path: Path) -> None:
+    slow = Receiver(tmp_path / "bucket", body_timeout_s=0.3)
+    try:
+        body = json.dumps({"data": [make_event("slow-body", tag="r2")]}).encode()
+        headers = [(k.encode(), v.encode()) for k, v in sign(body, "msg_slow").items()]
+        headers.append((b"content-length", str(len(body)).encode()))
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": f"/v1/pixels/{PIXEL}/events",
+            "raw_path": f"/v1/pixels/{PIXEL}/events".encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": headers,
+            "client": ("127.0.0.1", 50000),
+            "server": ("127.0.0.1", 8080),
+        }
+        first = True
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            nonlocal first
+            if first:
+                first = False
+                return {"type": "http.request", "body": body[:10], "more_body": True}
+            await asyncio.sleep(3600)  # the sender stalls
+            raise AssertionError("unreachable")
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        started = time.monotonic()
+        slow.loop.run_until_complete(asyncio.wait_for(slow.app(scope, receive, send), 10))
+        assert sent[0]["status"] == 408 and time.monotonic() - started < 5
+        big = {**sign(body, "msg_big"), "x-padding": "a" * 20_000}
+        assert slow.post(body, big).status == 431
+    finally:
+        slow.close()

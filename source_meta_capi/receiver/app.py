@@ -36,9 +36,11 @@ from source_meta_capi.receiver.forwarding import ForwardBatch
 from source_meta_capi.receiver.group_commit import COMMITTED, REPLAYED, CommitOutcome, GroupAbandonedError
 from source_meta_capi.receiver.http_messages import (
     ApiError,
+    BodyTimeoutError,
     PayloadTooLargeError,
     RequestHeaders,
     answer_for,
+    headers_too_large,
     read_limited,
     request_id_of,
     signature_headers,
@@ -127,8 +129,18 @@ class _Endpoint:
 
     async def _read_body(self, request: Request, headers: RequestHeaders, pixel_id: str) -> bytes:
         limit = self.rt.settings.max_body_bytes
+        if headers_too_large(request):
+            raise ApiError(431, "headers_too_large", "the request headers exceed 16 KiB", pixel_id=pixel_id)
         try:
-            return await read_limited(request, limit, headers.get("content-length"))
+            return await read_limited(request, limit, headers.get("content-length"), self.rt.settings.body_timeout_s)
+        except BodyTimeoutError:
+            raise ApiError(
+                408,
+                "body_timeout",
+                f"the body did not arrive within {self.rt.settings.body_timeout_s:g} s",
+                pixel_id=pixel_id,
+                field="body",
+            ) from None
         except PayloadTooLargeError:
             raise ApiError(
                 413,

@@ -168,6 +168,12 @@ class ReceiverSettings(BaseModel):
         "Request body limit; larger bodies get 413 before being read.",
         ge=1024,
     )
+    body_timeout_s: float = _env(
+        "META_CAPI_BODY_TIMEOUT_S",
+        30.0,
+        "Longest wait for a request's whole body once its headers arrived; slower bodies get 408.",
+        ge=0.1,
+    )
     pixel_ids: frozenset[str] = _env(
         "META_CAPI_PIXEL_IDS", frozenset(), "Comma-separated pixel ids accepted; empty = any pixel id (digits only)."
     )

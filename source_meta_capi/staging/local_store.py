@@ -103,11 +103,13 @@ class LocalFolderStore:
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             temp = target.parent / f"{_TEMP_PREFIX}{uuid.uuid4().hex}"
-            with open(temp, "xb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
             try:
+                # Inside the try: a write or fsync failing (ENOSPC, EIO) must not leave the temp
+                # file behind, or a full disk fills up further with every retry.
+                with open(temp, "xb") as handle:
+                    handle.write(data)
+                    handle.flush()
+                    os.fsync(handle.fileno())
                 os.link(temp, target)
             except FileExistsError:
                 return False
@@ -323,6 +325,22 @@ class LocalFolderStore:
             raise StoreAccessError(f"The staging path {self._root} is not a folder.")
         if not os.access(self._root, os.R_OK | os.X_OK):
             raise StoreAccessError(f"The staging folder {self._root} is not readable by this user.")
+
+    def check_writable(self) -> None:
+        """Raise StoreError unless new objects can be written: the folder exists, this user may
+        create files in it, its file system is not mounted read-only and has space left. Free: no
+        file is written (a readiness probe runs every few seconds)."""
+        self.check()
+        if not os.access(self._root, os.W_OK | os.X_OK):
+            raise StoreAccessError(f"The staging folder {self._root} is not writable by this user.")
+        try:
+            status = os.statvfs(self._root)
+        except OSError as error:
+            raise StoreUnavailableError(f"Cannot inspect {self._root}: {error.strerror}") from error
+        if status.f_flag & os.ST_RDONLY:
+            raise StoreAccessError(f"The staging folder {self._root} is on a read-only file system.")
+        if status.f_bavail == 0 or (status.f_files and status.f_favail == 0):
+            raise StoreUnavailableError(f"The staging folder {self._root} has no space (or no inodes) left.")
 
     def ensure_exists(self) -> None:
         """Create the folder (writers only; the source never creates folders)."""
