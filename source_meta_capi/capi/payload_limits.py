@@ -47,6 +47,60 @@ class LimitExceeded(Exception):
 
 def check_event_limits(event: Mapping[Any, Any]) -> Optional[LimitExceeded]:
     """The first limit `event` exceeds, or None. Iterative: safe on any depth and any size."""
+    # A fast pass over what JSON parsers produce answers for nearly every event; the slow pass
+    # below (paths for the message, any Mapping) runs only when it cannot.
+    if type(event) is dict and _within_limits(event):
+        return None
+    return _first_exceeded(event)
+
+
+def _within_limits(event: dict[Any, Any]) -> bool:
+    user_data = event.get("user_data")
+    if type(user_data) is dict:
+        for value in user_data.values():
+            if type(value) is list and len(value) > MAX_USER_DATA_VALUES:
+                return False
+    stack: list[tuple[Any, int]] = [(event, 0)]
+    pop, push = stack.pop, stack.append
+    seen = 0
+    while stack:
+        value, depth = pop()
+        if depth > MAX_NESTING_DEPTH:
+            return False
+        if type(value) is dict:
+            if len(value) > MAX_KEYS_PER_OBJECT:
+                return False
+            seen += len(value)
+            for key, item in value.items():
+                if type(key) is not str or len(key) > MAX_KEY_LENGTH:
+                    return False
+                kind = type(item)
+                if kind is str:
+                    if len(item) > MAX_STRING_LENGTH:
+                        return False
+                elif kind is dict or kind is list:
+                    push((item, depth + 1))
+                elif kind not in _SCALARS:
+                    return False
+        else:  # a list
+            if len(value) > MAX_LIST_LENGTH:
+                return False
+            seen += len(value)
+            for item in value:
+                kind = type(item)
+                if kind is str:
+                    if len(item) > MAX_STRING_LENGTH:
+                        return False
+                elif kind is dict or kind is list:
+                    push((item, depth + 1))
+                elif kind not in _SCALARS:
+                    return False
+        if seen > MAX_VALUES_PER_EVENT:
+            return False
+    return True
+
+
+def _first_exceeded(event: Mapping[Any, Any]) -> Optional[LimitExceeded]:
     if len(event) > MAX_KEYS_PER_OBJECT:
         return LimitExceeded("event", f"has more than {MAX_KEYS_PER_OBJECT} keys")
     user_data = event.get("user_data")
