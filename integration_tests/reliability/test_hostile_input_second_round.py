@@ -279,8 +279,10 @@ MALFORMED_SHAPES = [
     f'{{"{MARKER}": "1234567890"}}',
     f'{{"1234567890": ["{MARKER}"]}}',
     f'{{"{MARKER}',
-    f"arn:aws:secretsmanager:{MARKER}",
-    f"secretsmanager:{MARKER}#",
+    # Not references (a reference names a secret and is quoted by design): look-alikes.
+    f"arn:aws:{MARKER}",
+    f"secretsmanager{MARKER}#",
+    f"1234567890=secretsmanager:name,{MARKER}=1",
     f" {MARKER} , , {MARKER}= ",
 ]
 

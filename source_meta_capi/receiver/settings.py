@@ -37,7 +37,7 @@ from source_meta_capi.capi.graph_api import (
     PIXEL_ID_RULE,
     is_pixel_id,
 )
-from source_meta_capi.receiver.secret_refs import SecretReferenceError, SecretResolver
+from source_meta_capi.receiver.secret_refs import SecretReferenceError, SecretResolver, is_secret_reference
 from source_meta_capi.receiver.signatures import (
     DEFAULT_TOLERANCE_S,
     PIXEL_BINDING_MODES,
@@ -526,8 +526,14 @@ def _redact(message: str, given: Mapping[str, str]) -> str:
         value = given.get(variable)
         if not value:
             continue
+        if is_secret_reference(value):
+            continue  # a Secrets Manager reference names a secret, it is none: errors quote it
         pieces.add(value)
-        pieces.update(piece.strip(" \t\"'{}[]:") for piece in re.split(r"[,=:#\s]+", value))
+        for item in value.split(","):
+            # `pixel=secretsmanager:…` entries are references too.
+            if is_secret_reference(item.partition("=")[2].strip()):
+                continue
+            pieces.update(piece.strip(" \t\"'{}[]:") for piece in re.split(r"[,=:#|\s]+", item))
     for piece in sorted((p for p in pieces if len(p) >= _MIN_REDACTED), key=len, reverse=True):
         message = message.replace(piece, "[redacted]")
     return message
