@@ -439,7 +439,7 @@ def test_given_personal_data_in_free_form_fields_and_urls_when_posted_then_strip
         "Jane Attr",
         "jane.app",
         "jane.url",
-        "555",
+        "555 123 4567",
         "jane.ref",
     ):
         assert raw not in staged, raw
