@@ -159,7 +159,7 @@ def test_given_empty_values_when_defaults_apply_then_they_get_the_default():
         ),
         (
             base(pixels=[{"pixel_id": "x"}], staging={"bucket_url": "/x", "settle_seconds": -1}),
-            "'pixels[0].pixel_id' must be the numeric pixel id (1-20 digits), got 'x'. "
+            "'pixels[0].pixel_id' must be the numeric pixel id (1-20 digits, not starting with 0), got 'x'. "
             "'staging.settle_seconds' must be greater than or equal to 0, got -1.",
         ),
     ],

@@ -161,6 +161,19 @@ PII_CUSTOM_DATA_KEYS: Final[frozenset[str]] = frozenset(
         "addressline2",
         "streetaddress",
         "street",
+        # Free-form keys that name a person or carry free text about one (issue 14, finding 7)
+        "name",
+        "customer",
+        "customername",
+        "mail",
+        "note",
+        "notes",
+        "comment",
+        "comments",
+        "username",
+        "ip",
+        "ipaddress",
+        "ssn",
     }
 )
 
@@ -182,6 +195,9 @@ PII_CUSTOM_DATA_KEY_SUFFIXES: Final[frozenset[str]] = frozenset(
         "zipcode",
         "streetaddress",
         "address",
+        "mail",
+        "customername",
+        "ipaddress",
     }
 )
 

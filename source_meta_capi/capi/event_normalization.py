@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeGuard
 
-from source_meta_capi.capi.custom_data_privacy import strip_pii
+from source_meta_capi.capi.custom_data_privacy import scrub_url, strip_pii
 from source_meta_capi.capi.event_fields import SERVER_EVENT_FIELDS, WEAK_MATCH_KEY_COMBINATIONS
 from source_meta_capi.capi.user_data_normalization import (
     NormalizationWarning,
@@ -46,6 +46,8 @@ class NormalizedEvent:
 
 
 _PII_REASON = "dropped: personal data key in custom_data"
+_PII_OUTSIDE_REASON = "dropped: personal data outside user_data"
+_PII_URL_REASON = "dropped: URL query parameter with personal data"
 _REBUILT_FIELDS = frozenset({"user_data", "custom_data"})
 _NUMERIC_CUSTOM_DATA = ("value", "net_revenue", "predicted_ltv")
 _BOOLEAN_STRINGS = {"true": True, "false": False}
@@ -142,7 +144,36 @@ def normalize_event(
                 NormalizationWarning(f"custom_data.{path}", _PII_REASON, WarningKind.PII_IN_CUSTOM_DATA)
                 for path in cleaned.stripped_keys
             )
+    _strip_pii_outside_user_data(normalized, warnings)
     return NormalizedEvent(normalized, tuple(warnings), rejection)
+
+
+# Free-form objects besides custom_data, and the URLs, that Meta forwards as sent: the same
+# strip policy applies to them (docs/normalization.md "Personal data outside user_data").
+_FREE_FORM_FIELDS = ("original_event_data", "attribution_data", "app_data")
+_URL_FIELDS = ("event_source_url", "referrer_url")
+
+
+def _strip_pii_outside_user_data(normalized: dict[str, Any], warnings: list[NormalizationWarning]) -> None:
+    for name in _FREE_FORM_FIELDS:
+        value = normalized.get(name)
+        if _is_mapping(value):
+            cleaned = strip_pii(value)
+            normalized[name] = cleaned.custom_data
+            warnings.extend(
+                NormalizationWarning(f"{name}.{path}", _PII_OUTSIDE_REASON, WarningKind.PII_IN_CUSTOM_DATA)
+                for path in cleaned.stripped_keys
+            )
+    for name in _URL_FIELDS:
+        url = normalized.get(name)
+        if type(url) is str and "?" in url:
+            scrubbed, removed = scrub_url(url)
+            if removed:
+                normalized[name] = scrubbed
+                warnings.extend(
+                    NormalizationWarning(f"{name}?{parameter}", _PII_URL_REASON, WarningKind.PII_IN_CUSTOM_DATA)
+                    for parameter in removed
+                )
 
 
 def _coerce_types(normalized: dict[str, Any]) -> None:

@@ -29,6 +29,7 @@ from source_meta_capi.capi.event_fields import (
     MATCH_KEYS,
     PLAIN_USER_DATA_KEYS,
 )
+from source_meta_capi.capi.payload_limits import check_event_limits
 
 MAX_EVENTS_PER_REQUEST: Final[int] = 1000
 MAX_EVENT_AGE_SECONDS: Final[int] = 7 * 24 * 3600
@@ -102,12 +103,21 @@ def validate_event(event: Any, now: float, index: int = 0) -> list[EventRejectio
     - custom_data is checked for every event, not only Purchase: numbers are numbers (or
       decimal strings), currency is an ISO 4217 code from pycountry, `contents` items are
       objects with an id, `num_items` is an integer.
+    - Size limits (capi/payload_limits.py) come first: nesting depth, list lengths (user_data
+      lists included), string and key lengths, keys per object. An event past one is refused
+      with that reason alone.
     - opt_out is a boolean or the string `true`/`false`; data_processing_options holds only
       `LDU`; the LDU country and state codes may be integers or digit strings.
     """
     if not _is_mapping(event):
         return [EventRejection(index, None, "event", "event must be a JSON object")]
     check = _EventCheck(index, event_id_of(event))
+    # First, and alone: every later check (and normalization, hashing, encoding) walks the
+    # event, and an event past a process limit must be refused before any of them runs.
+    exceeded = check_event_limits(event)
+    if exceeded is not None:
+        check.reject(exceeded.field, f"{exceeded.field} {exceeded.reason}")
+        return check.rejections
     _check_required(event, check)
     _check_event_time(event, now, check)
     _check_event_id(event, check)

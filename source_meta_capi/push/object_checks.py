@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from itertools import compress
 from typing import Any, Optional
 
-from source_meta_capi.push.record_checks import DriftFinding, RecordTypeChecker, attribution_drift
+from source_meta_capi.push.record_checks import DriftFinding, RecordTypeChecker, attribution_drift, unhashed_user_data
 from source_meta_capi.staging.identity_filter import IdentityFilter
 from source_meta_capi.staging.records import decode_lines, object_lines
 from source_meta_capi.staging.store import CorruptObjectError
@@ -83,6 +83,12 @@ def check_object(
             findings.append(CorruptObjectError(key, f"record fails the {scope.stream} schema: {problem}", line.line))
             continue
         if scope.is_events:
+            unhashed = unhashed_user_data(record)
+            if unhashed is not None:
+                findings.append(
+                    CorruptObjectError(key, f"user_data.{unhashed[:64]} is not a SHA-256 or HMAC hex hash", line.line)
+                )
+                continue
             if event_types and get("event_name") not in event_types:
                 checked.filtered_by_event_type += 1
                 continue

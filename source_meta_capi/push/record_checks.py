@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
-from source_meta_capi.capi.event_fields import MATCH_KEYS
+from source_meta_capi.capi.event_fields import HASHED_USER_DATA_KEYS, MATCH_KEYS, PLAIN_USER_DATA_KEYS
 
 ATTRIBUTION_FIELDS = ("event_id", "event_time", "event_name", "action_source")
 
@@ -124,3 +125,34 @@ def _has_match_key(user_data: Mapping[str, Any]) -> bool:
         if key in MATCH_KEYS and value not in _NO_MATCH_KEY:
             return True
     return False
+
+
+# SHA-256 as Meta wants it, and HMAC-SHA256 pseudonyms (user_data_normalization.pseudonymize):
+# both are 64 lowercase hex digits.
+_HASH = re.compile(r"[0-9a-f]{64}")
+
+
+def unhashed_user_data(record: Mapping[str, Any]) -> Optional[str]:
+    """The first user_data key of a staged event whose value is not a hash, or None.
+
+    The receiver stages hashed keys (em, ph, …) as SHA-256 hex only, plain identifiers (IP, user
+    agent, fbp, …) as sent, and with pseudonymization every value as an HMAC hex. Anything else
+    in a bucket was not written by the receiver (issue 14, finding 7): the source refuses to emit
+    it, as corrupt data, rather than pass raw personal data to a warehouse. Names the key only.
+    """
+    user_data = record.get("user_data")
+    if user_data is None:
+        return None
+    if type(user_data) is not dict:
+        return "user_data"
+    pseudonymized = record.get("user_data_pseudonymized") is True
+    fullmatch = _HASH.fullmatch
+    for key, value in user_data.items():
+        if key in HASHED_USER_DATA_KEYS or pseudonymized:
+            values = value if type(value) is list else (value,)
+            for item in values:
+                if type(item) is not str or fullmatch(item) is None:
+                    return str(key)
+        elif key not in PLAIN_USER_DATA_KEYS:
+            return str(key)
+    return None

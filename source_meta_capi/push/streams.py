@@ -181,6 +181,12 @@ class PushStreamReader(PartitionGenerator):
             key = staged.key
             try:
                 data = self._reader.get(key)
+            except CorruptObjectError as error:
+                # A damaged pack or a non-regular file: the corrupt-object policy decides, and
+                # a retry would not help (issue 14, finding 5).
+                self._corrupt(name, error)
+                partition.last_key_read = key
+                continue
             except StoreError as error:
                 raise _store_failure(error, f"read {key}") from error
             scope = ObjectScope(name, is_events, pixel_id, ad_account, event_types, key)

@@ -41,10 +41,12 @@ from source_meta_capi.receiver.graph_intake import graph_routes
 from source_meta_capi.receiver.group_commit import COMMITTED, REPLAYED, CommitOutcome, GroupAbandonedError
 from source_meta_capi.receiver.http_messages import (
     ApiError,
+    BodyTimeoutError,
     PayloadTooLargeError,
     RequestHeaders,
     answer_for,
     check_content_encoding,
+    headers_too_large,
     read_limited,
     request_id_of,
     signature_headers,
@@ -93,7 +95,13 @@ class _Endpoint:
         self.rt = runtime
         settings = runtime.settings
         self.policy = SignaturePolicy(
-            settings.webhook_keys, settings.hub_secrets, settings.signature_tolerance_s, settings.allow_unsigned
+            settings.webhook_keys,
+            settings.hub_secrets,
+            settings.signature_tolerance_s,
+            settings.allow_unsigned,
+            settings.webhook_keys_by_pixel,
+            settings.hub_secrets_by_pixel,
+            settings.signature_pixel_binding,
         )
 
     async def handle(self, request: Request) -> Response:
@@ -128,8 +136,18 @@ class _Endpoint:
     async def read_body(self, request: Request, headers: RequestHeaders, pixel_id: str) -> bytes:
         """The body, refused (ApiError 413/400) past META_CAPI_MAX_BODY_BYTES (shared step)."""
         limit = self.rt.settings.max_body_bytes
+        if headers_too_large(request):
+            raise ApiError(431, "headers_too_large", "the request headers exceed 16 KiB", pixel_id=pixel_id)
         try:
-            return await read_limited(request, limit, headers.get("content-length"))
+            return await read_limited(request, limit, headers.get("content-length"), self.rt.settings.body_timeout_s)
+        except BodyTimeoutError:
+            raise ApiError(
+                408,
+                "body_timeout",
+                f"the body did not arrive within {self.rt.settings.body_timeout_s:g} s",
+                pixel_id=pixel_id,
+                field="body",
+            ) from None
         except PayloadTooLargeError:
             raise ApiError(
                 413,
@@ -146,7 +164,7 @@ class _Endpoint:
     def _verify(self, raw: bytes, headers: RequestHeaders, request_id: str, pixel_id: str) -> VerifiedSignature:
         rt = self.rt
         try:
-            return self.policy.verify(raw, signature_headers(headers), rt.wall_clock())
+            return self.policy.verify(raw, signature_headers(headers), rt.wall_clock(), pixel_id)
         except SignatureError as error:
             rt.metrics.child(rt.metrics.signature_failures, error.reason).inc()
             log(

@@ -17,6 +17,7 @@ from typing import Any, Optional
 
 from source_meta_capi.capi.event_normalization import normalize_event
 from source_meta_capi.capi.event_validation import EventRejection
+from source_meta_capi.capi.payload_limits import check_event_limits
 
 STAGE_INTAKE = "intake"  # refused by our validation; the caller was told (never replayable)
 STAGE_META_REJECTED = "meta_rejected"  # Meta refused the event alone with a permanent error
@@ -38,8 +39,12 @@ def safe_event_copy(event: Any, default_country: Optional[str] = None) -> Option
         return None
     user_data = event.get("user_data")
     custom_data = event.get("custom_data")
-    if (user_data is None or isinstance(user_data, Mapping)) and (
-        custom_data is None or isinstance(custom_data, Mapping)
+    # An event past a size limit is copied by its field names only: normalizing it could blow
+    # the recursion limit and encoding it orjson's depth limit (issue 14, finding 1).
+    if (
+        check_event_limits(event) is None
+        and (user_data is None or isinstance(user_data, Mapping))
+        and (custom_data is None or isinstance(custom_data, Mapping))
     ):
         try:
             return normalize_event(event, default_country).event

@@ -3,6 +3,7 @@ and the JSON answers (the accepted-batch answer, and `ApiError`, the error every
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -19,6 +20,23 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 class PayloadTooLargeError(Exception):
     """The body is larger than the configured limit (answered 413)."""
+
+
+class BodyTimeoutError(Exception):
+    """The body did not arrive in full within the configured time (answered 408)."""
+
+
+# Headers an HTTP parser in front of us might let through (httptools sets no limit of its own):
+# signature, content and id headers are short; 16 KiB of them is a hostile or broken client.
+MAX_HEADER_BYTES = 16 * 1024
+
+
+def headers_too_large(request: Request) -> bool:
+    """Whether the request's header block exceeds MAX_HEADER_BYTES (answered 431)."""
+    total = 0
+    for name, value in request.scope["headers"]:
+        total += len(name) + len(value) + 4
+    return total > MAX_HEADER_BYTES
 
 
 def answer_for(intake: Intake) -> tuple[int, dict[str, Any]]:
@@ -137,11 +155,24 @@ def check_content_encoding(headers: RequestHeaders, pixel_id: str) -> None:
         )
 
 
-async def read_limited(request: Request, limit: int, declared: Optional[str] = None) -> bytes:
-    """Read the body, refusing (before reading it all) one larger than `limit` bytes.
+async def read_limited(
+    request: Request, limit: int, declared: Optional[str] = None, timeout_s: Optional[float] = None
+) -> bytes:
+    """Read the body, refusing (before reading it all) one larger than `limit` bytes, or one that
+    takes longer than `timeout_s` to arrive (a slow sender holds a connection and a buffer).
 
     `declared` is the Content-Length header (read from the request when not given).
     """
+    if timeout_s is None:
+        return await _read_limited(request, limit, declared)
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await _read_limited(request, limit, declared)
+    except TimeoutError:
+        raise BodyTimeoutError from None
+
+
+async def _read_limited(request: Request, limit: int, declared: Optional[str]) -> bytes:
     if declared is None:
         declared = request.headers.get("content-length")
     if declared is not None:

@@ -1,4 +1,4 @@
-"""The operations routes: `/healthz` (the process answers), `/readyz` (the store answers too) and
+"""The operations routes: `/healthz` (the process answers), `/readyz` (the store takes writes) and
 `/metrics` (Prometheus text exposition of this runtime's registry)."""
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ def ops_routes(runtime: ReceiverRuntime) -> list[Route]:
 
     async def readyz(request: Request) -> Response:
         try:
-            await asyncio.get_running_loop().run_in_executor(rt.executor, rt.store.check)
+            # Ready means able to stage: a read-only store once answered ready (issue 14, finding 7).
+            probe = getattr(rt.store, "check_writable", rt.store.check)
+            await asyncio.get_running_loop().run_in_executor(rt.executor, probe)
         except StoreError as error:
             rt.metrics.child(rt.metrics.requests, "readyz", "503").inc()
             return JSONResponse(

@@ -38,8 +38,13 @@ from source_meta_capi.capi.graph_api import (
     is_pixel_id,
 )
 from source_meta_capi.receiver.schema_registry import DEFAULT_REGISTRY as DEFAULT_SCHEMA_REGISTRY
-from source_meta_capi.receiver.secret_refs import SecretReferenceError, SecretResolver
-from source_meta_capi.receiver.signatures import DEFAULT_TOLERANCE_S, SecretConfigError, parse_webhook_secret
+from source_meta_capi.receiver.secret_refs import SecretReferenceError, SecretResolver, is_secret_reference
+from source_meta_capi.receiver.signatures import (
+    DEFAULT_TOLERANCE_S,
+    PIXEL_BINDING_MODES,
+    SecretConfigError,
+    parse_webhook_secret,
+)
 from source_meta_capi.staging.store import S3Options
 
 FORWARD_MODES = ("inline", "background", "off")
@@ -131,6 +136,23 @@ class ReceiverSettings(BaseModel):
         "Comma-separated app secrets for X-Hub-Signature-256. May be a Secrets Manager reference.",
         secret=True,
     )
+    webhook_keys_by_pixel: Mapping[str, tuple[bytes, ...]] = _env(
+        "META_CAPI_WEBHOOK_SECRETS_BY_PIXEL",
+        {},
+        "Standard Webhooks secrets of single pixels: pixel_id=whsec_…|whsec_…,pixel_id=… (or a JSON object of pixel id -> secret or list). A listed pixel is verified with its own secrets only, which binds signatures to it. May be a Secrets Manager reference.",
+        secret=True,
+    )
+    hub_secrets_by_pixel: Mapping[str, tuple[str, ...]] = _env(
+        "META_CAPI_HUB_SECRETS_BY_PIXEL",
+        {},
+        "X-Hub-Signature-256 app secrets of single pixels, same form as META_CAPI_WEBHOOK_SECRETS_BY_PIXEL. May be a Secrets Manager reference.",
+        secret=True,
+    )
+    signature_pixel_binding: str = _env(
+        "META_CAPI_SIGNATURE_PIXEL_BINDING",
+        "off",
+        "strict: accept only signatures bound to the path's pixel (a secret of that pixel, or webhook-id '<pixel_id>:…'); off: also accept shared secrets without the pixel (a captured request can be replayed to another pixel). The default becomes strict in the next major version.",
+    )
     allow_unsigned: bool = _env(
         "META_CAPI_ALLOW_UNSIGNED",
         False,
@@ -147,6 +169,12 @@ class ReceiverSettings(BaseModel):
         4 * 1024 * 1024,
         "Request body limit; larger bodies get 413 before being read.",
         ge=1024,
+    )
+    body_timeout_s: float = _env(
+        "META_CAPI_BODY_TIMEOUT_S",
+        30.0,
+        "Longest wait for a request's whole body once its headers arrived; slower bodies get 408.",
+        ge=0.1,
     )
     pixel_ids: frozenset[str] = _env(
         "META_CAPI_PIXEL_IDS", frozenset(), "Comma-separated pixel ids accepted; empty = any pixel id (digits only)."
@@ -312,6 +340,37 @@ class ReceiverSettings(BaseModel):
                 raise ValueError(str(error)) from None
         return tuple(keys)
 
+    @field_validator("webhook_keys_by_pixel", mode="before")
+    @classmethod
+    def _parse_webhook_secrets_by_pixel(cls, value: Any, info: ValidationInfo) -> Any:
+        if not isinstance(value, str):
+            return value
+        parsed: dict[str, tuple[bytes, ...]] = {}
+        for pixel, secrets in _secrets_by_pixel(info, "META_CAPI_WEBHOOK_SECRETS_BY_PIXEL", value).items():
+            try:
+                parsed[pixel] = tuple(parse_webhook_secret(secret, position) for position, secret in enumerate(secrets))
+            except SecretConfigError as error:
+                raise ValueError(f"pixel {pixel}: {error}") from None
+        return parsed
+
+    @field_validator("hub_secrets_by_pixel", mode="before")
+    @classmethod
+    def _parse_hub_secrets_by_pixel(cls, value: Any, info: ValidationInfo) -> Any:
+        if not isinstance(value, str):
+            return value
+        return {
+            pixel: tuple(secrets)
+            for pixel, secrets in _secrets_by_pixel(info, "META_CAPI_HUB_SECRETS_BY_PIXEL", value).items()
+        }
+
+    @field_validator("signature_pixel_binding")
+    @classmethod
+    def _check_pixel_binding(cls, value: str) -> str:
+        mode = value.lower()
+        if mode not in PIXEL_BINDING_MODES:
+            raise ValueError(f"must be one of {', '.join(PIXEL_BINDING_MODES)}")
+        return mode
+
     @field_validator("hub_secrets", mode="before")
     @classmethod
     def _parse_hub_secrets(cls, value: Any, info: ValidationInfo) -> Any:
@@ -423,7 +482,9 @@ class ReceiverSettings(BaseModel):
 
     @model_validator(mode="after")
     def _check_unsigned_alone(self) -> ReceiverSettings:
-        if self.allow_unsigned and (self.webhook_keys or self.hub_secrets):
+        if self.allow_unsigned and (
+            self.webhook_keys or self.hub_secrets or self.webhook_keys_by_pixel or self.hub_secrets_by_pixel
+        ):
             # Accepting unsigned requests beside secrets would make every signature optional.
             raise ValueError("META_CAPI_ALLOW_UNSIGNED=true cannot be combined with webhook or hub secrets")
         return self
@@ -467,7 +528,34 @@ def load_settings(environ: Mapping[str, str], resolver: Optional[SecretResolver]
         return ReceiverSettings.model_validate(given, context={"resolver": resolver or SecretResolver(environ)})
     except ValidationError as error:
         # `from None`: the ValidationError's own text carries the offending input, maybe a secret.
-        raise SettingsError(_describe(error)) from None
+        raise SettingsError(_redact(_describe(error), given)) from None
+
+
+# Shorter pieces of a secret variable (a pixel id, "v1") are not worth hiding and too common to.
+_MIN_REDACTED = 6
+
+
+def _redact(message: str, given: Mapping[str, str]) -> str:
+    """`message` with every piece of every secret variable's value replaced (issue 14, finding 6).
+
+    The validators never quote a secret variable; this is the second line, for a message that
+    would (a token pasted where the pixel id goes, quoted as the "pixel id")."""
+    pieces: set[str] = set()
+    for variable in _SECRET_VARIABLES:
+        value = given.get(variable)
+        if not value:
+            continue
+        if is_secret_reference(value):
+            continue  # a Secrets Manager reference names a secret, it is none: errors quote it
+        pieces.add(value)
+        for item in value.split(","):
+            # `pixel=secretsmanager:…` entries are references too.
+            if is_secret_reference(item.partition("=")[2].strip()):
+                continue
+            pieces.update(piece.strip(" \t\"'{}[]:") for piece in re.split(r"[,=:#|\s]+", item))
+    for piece in sorted((p for p in pieces if len(p) >= _MIN_REDACTED), key=len, reverse=True):
+        message = message.replace(piece, "[redacted]")
+    return message
 
 
 def _describe(error: ValidationError) -> str:
@@ -543,17 +631,20 @@ def _access_tokens(info: ValidationInfo, value: str) -> dict[str, str]:
         if not isinstance(document, dict) or not all(isinstance(v, str) for v in document.values()):
             raise ValueError("must be a JSON object of pixel id -> token string")
         pairs = [(str(k).strip(), v.strip()) for k, v in document.items()]
+        where = "key"
     else:
         pairs = []
+        where = "part before '='"
         for position, item in enumerate(part for part in text.split(",") if part.strip()):
             pixel, equals, token = item.partition("=")
             if not equals:
                 raise ValueError(f"entry {position + 1} is not pixel_id=token")
             pairs.append((pixel.strip(), token.strip()))
     tokens: dict[str, str] = {}
-    for pixel, token in pairs:
+    for position, (pixel, token) in enumerate(pairs, start=1):
         if not is_pixel_id(pixel):
-            raise ValueError(f"{pixel!r} is not a pixel id ({PIXEL_ID_RULE})")
+            # Never quoted: with pixel and token swapped, this "pixel id" is the token.
+            raise ValueError(f"entry {position}: the {where} is not a pixel id ({PIXEL_ID_RULE}); write pixel_id=token")
         if not token:
             raise ValueError(f"the token for pixel {pixel} is empty")
         tokens[pixel] = _resolve(info, f"{name}[{pixel}]", token)
@@ -564,6 +655,53 @@ def _all_variables() -> Iterator[str]:
     for field in ReceiverSettings.model_fields.values():
         yield from _names(field.validation_alias)
 
+
+def _secrets_by_pixel(info: ValidationInfo, name: str, value: str) -> dict[str, list[str]]:
+    """`pixel=secret|secret,pixel=secret` or a JSON object of pixel -> secret or list of secrets."""
+    text = _resolve(info, name, value)
+    if not text:
+        return {}
+    found: dict[str, list[str]] = {}
+    if text.startswith("{"):
+        try:
+            document = json.loads(text)
+        except ValueError:
+            raise ValueError("looks like JSON but does not parse") from None
+        if not isinstance(document, dict):
+            raise ValueError("must be a JSON object of pixel id -> secret or list of secrets")
+        entries: list[tuple[str, list[Any]]] = [
+            (str(k).strip(), v if isinstance(v, list) else [v]) for k, v in document.items()
+        ]
+        where = "key"
+    else:
+        entries = []
+        where = "part before '='"
+        for position, item in enumerate((part for part in text.split(",") if part.strip()), start=1):
+            pixel, equals, listed = item.partition("=")
+            if not equals:
+                raise ValueError(f"entry {position} is not pixel_id=secret")
+            entries.append((pixel.strip(), listed.split("|")))
+    for position, (pixel, secrets) in enumerate(entries, start=1):
+        if not is_pixel_id(pixel):
+            # Never quoted: it may be a secret written in the pixel's place.
+            raise ValueError(f"entry {position}: the {where} is not a pixel id ({PIXEL_ID_RULE})")
+        if not all(isinstance(secret, str) for secret in secrets):
+            raise ValueError(f"pixel {pixel}: every secret must be a string")
+        cleaned = [secret.strip() for secret in secrets if secret.strip()]
+        if not cleaned:
+            raise ValueError(f"pixel {pixel}: no secret given")
+        found[pixel] = cleaned
+    return found
+
+
+def _secret_variables() -> Iterator[str]:
+    for field in ReceiverSettings.model_fields.values():
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        if extra.get(_SECRET):
+            yield from _names(field.validation_alias)
+
+
+_SECRET_VARIABLES = frozenset(_secret_variables())
 
 # Every variable the model reads: load_settings passes only these to validation.
 _VARIABLES = frozenset(_all_variables())

@@ -16,7 +16,7 @@ import hashlib
 import hmac
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 STANDARD_WEBHOOKS: Final = "standard_webhooks"
@@ -69,6 +69,10 @@ class VerifiedSignature:
     scheme: str
     webhook_id: str | None = None
     timestamp: int | None = None
+    # Whether the credentials name the request's pixel: a secret of that pixel only, or a
+    # Standard Webhooks id `<pixel_id>:…` (signed). An unbound signature can be replayed to
+    # another pixel's path by whoever captured it (issue 14, finding 3).
+    pixel_bound: bool = False
 
     @property
     def status(self) -> str:
@@ -240,30 +244,81 @@ def verify_hub_signature(body: bytes, header: str, app_secrets: Sequence[str]) -
     return VerifiedSignature(HUB_SHA256)
 
 
+PIXEL_BINDING_MODES: Final = ("off", "strict")
+# Separates the pixel id from the rest of a pixel-bound webhook-id: `1234567890:msg_2Kx…`.
+PIXEL_ID_SEPARATOR: Final = ":"
+
+
+def bound_webhook_id(pixel_id: str, message_id: str) -> str:
+    """A webhook-id that binds a Standard Webhooks signature to `pixel_id` (the id is signed)."""
+    return f"{pixel_id}{PIXEL_ID_SEPARATOR}{message_id}"
+
+
 @dataclass(frozen=True)
 class SignaturePolicy:
-    """Which schemes are accepted, with which secrets. `allow_unsigned` is for local demos only."""
+    """Which schemes are accepted, with which secrets. `allow_unsigned` is for local demos only.
+
+    Binding to the pixel in the URL (which no scheme signs): a pixel listed in `pixel_webhook_keys`
+    / `pixel_hub_secrets` is verified with its own secrets only, never the shared ones; with the
+    shared Standard Webhooks secrets, a webhook-id `<pixel_id>:…` binds the request to that pixel
+    and any other pixel refuses it. `pixel_binding="strict"` refuses every unbound request.
+    """
 
     webhook_keys: tuple[bytes, ...] = ()
     hub_secrets: tuple[str, ...] = ()
     tolerance_s: int = DEFAULT_TOLERANCE_S
     allow_unsigned: bool = False
+    pixel_webhook_keys: Mapping[str, tuple[bytes, ...]] = field(default_factory=dict)
+    pixel_hub_secrets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    pixel_binding: str = "off"
 
-    def verify(self, body: bytes, headers: Mapping[str, str], now: float) -> VerifiedSignature:
-        """Authenticate a request (lowercase header names).
+    def verify(
+        self, body: bytes, headers: Mapping[str, str], now: float, pixel_id: str | None = None
+    ) -> VerifiedSignature:
+        """Authenticate a request (lowercase header names) sent to `pixel_id`'s path.
 
         Standard Webhooks headers take precedence: when any of them is present the request must
         verify that way, so a failing timestamped signature can never fall back to the untimed
         hub scheme. The SHA-1 `X-Hub-Signature` alone is refused as too weak.
         """
+        verified = self._verify(body, headers, now, pixel_id)
+        if pixel_id is None or verified.scheme == UNSIGNED:
+            return verified
+        webhook_id = verified.webhook_id
+        named = webhook_id.split(PIXEL_ID_SEPARATOR, 1)[0] if webhook_id and PIXEL_ID_SEPARATOR in webhook_id else ""
+        # Only a digits prefix names a pixel: `msg:42` from an existing sender is not a binding.
+        if named.isascii() and named.isdigit():
+            if named != pixel_id:
+                # Signed for another pixel: a replay to this path, whatever the binding mode.
+                raise SignatureError(
+                    "pixel_mismatch",
+                    "webhook-id names another pixel than the request path; sign each request for its own pixel",
+                    WEBHOOK_ID_HEADER,
+                )
+            verified = VerifiedSignature(verified.scheme, webhook_id, verified.timestamp, pixel_bound=True)
+        if not verified.pixel_bound and self.pixel_binding == "strict":
+            raise SignatureError(
+                "pixel_not_bound",
+                f"the signature does not name pixel {pixel_id}: sign with a secret of this pixel only "
+                f"(META_CAPI_WEBHOOK_SECRETS_BY_PIXEL) or send webhook-id '{pixel_id}{PIXEL_ID_SEPARATOR}<message id>'",
+                WEBHOOK_ID_HEADER,
+            )
+        return verified
+
+    def _verify(self, body: bytes, headers: Mapping[str, str], now: float, pixel_id: str | None) -> VerifiedSignature:
+        own_keys = self.pixel_webhook_keys.get(pixel_id) if pixel_id is not None else None
+        own_hub = self.pixel_hub_secrets.get(pixel_id) if pixel_id is not None else None
         if any(
             headers.get(name) is not None
             for name in (WEBHOOK_ID_HEADER, WEBHOOK_TIMESTAMP_HEADER, WEBHOOK_SIGNATURE_HEADER)
         ):
-            return verify_standard_webhook(body, headers, self.webhook_keys, now, self.tolerance_s)
+            keys = own_keys if own_keys else self.webhook_keys
+            verified = verify_standard_webhook(body, headers, keys, now, self.tolerance_s)
+            return _bound(verified) if own_keys else verified
         hub = headers.get(HUB_SIGNATURE_256_HEADER)
         if hub is not None:
-            return verify_hub_signature(body, hub, self.hub_secrets)
+            verified = verify_hub_signature(body, hub, own_hub if own_hub else self.hub_secrets)
+            return _bound(verified) if own_hub else verified
         if headers.get(HUB_SIGNATURE_SHA1_HEADER) is not None:
             raise SignatureError(
                 "unsupported_signature_version",
@@ -277,3 +332,7 @@ class SignaturePolicy:
             "the request is not signed: send webhook-id, webhook-timestamp and webhook-signature "
             "(Standard Webhooks) or X-Hub-Signature-256",
         )
+
+
+def _bound(verified: VerifiedSignature) -> VerifiedSignature:
+    return VerifiedSignature(verified.scheme, verified.webhook_id, verified.timestamp, pixel_bound=True)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import ctypes
+import errno
 import itertools
 import os
 import secrets
+import stat
 import sys
 import uuid
 from pathlib import Path
@@ -27,6 +29,12 @@ _TEMP_PREFIX = ".tmp-"
 _PACK_MAGIC = b"\x00meta-capi-pack-1\n"
 # Bounded well below ext4's 65,000 links per inode.
 _PACK_MAX_OBJECTS = 1000
+# Reads never follow a symbolic link (an object or a folder pointing outside the bucket) and
+# never block on a FIFO or device named like an object (issue 14, finding 4).
+_READ_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
+_FOLDER_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_DIRECTORY
+# The largest object read (stored bytes); the receiver's group-commit objects are far smaller.
+MAX_STORED_OBJECT_BYTES = 256 * 1024 * 1024
 
 
 def _load_syncfs() -> Optional[Callable[[int], int]]:
@@ -95,11 +103,13 @@ class LocalFolderStore:
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             temp = target.parent / f"{_TEMP_PREFIX}{uuid.uuid4().hex}"
-            with open(temp, "xb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
             try:
+                # Inside the try: a write or fsync failing (ENOSPC, EIO) must not leave the temp
+                # file behind, or a full disk fills up further with every retry.
+                with open(temp, "xb") as handle:
+                    handle.write(data)
+                    handle.flush()
+                    os.fsync(handle.fileno())
                 os.link(temp, target)
             except FileExistsError:
                 return False
@@ -202,19 +212,56 @@ class LocalFolderStore:
         return self._root_text + os.sep + key.replace("/", os.sep)
 
     def get(self, key: str) -> bytes:
+        """The object's bytes. Only a regular file inside the root is read: a symbolic link (at
+        any level below the root), a FIFO or a device under an object's name is a corrupt object,
+        reported without a byte of its content."""
+        parts = self._path(key).relative_to(self._root).parts
         try:
-            data = self._path(key).read_bytes()
+            data = self._read_regular(key, parts)
             return _unpack(data, key, self.url) if data.startswith(_PACK_MAGIC) else data
         except FileNotFoundError as error:
             raise ObjectNotFoundError(f"{key} does not exist in {self.url}") from error
         except PermissionError as error:
             raise StoreAccessError(f"Cannot read {key} in {self.url}: permission denied") from error
         except OSError as error:
+            if error.errno in (errno.ELOOP, errno.ENOTDIR, errno.ENXIO):
+                raise CorruptObjectError(key, _NOT_REGULAR) from error
             raise StoreUnavailableError(f"Cannot read {key} in {self.url}: {error.strerror}") from error
+
+    def _read_regular(self, key: str, parts: tuple[str, ...]) -> bytes:
+        folder = os.open(self._root_text, os.O_RDONLY | os.O_CLOEXEC | os.O_DIRECTORY)
+        try:
+            for part in parts[:-1]:
+                inner = os.open(part, _FOLDER_FLAGS, dir_fd=folder)
+                os.close(folder)
+                folder = inner
+            descriptor = os.open(parts[-1], _READ_FLAGS, dir_fd=folder)
+        finally:
+            os.close(folder)
+        try:
+            status = os.fstat(descriptor)
+            if not stat.S_ISREG(status.st_mode):
+                raise CorruptObjectError(key, _NOT_REGULAR)
+            if status.st_size > MAX_STORED_OBJECT_BYTES:
+                raise CorruptObjectError(key, f"larger than {MAX_STORED_OBJECT_BYTES} bytes")
+            chunks = []
+            remaining = status.st_size + 1
+            while remaining > 0:
+                chunk = os.read(descriptor, min(remaining, 1 << 20))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                remaining -= len(chunk)
+            if remaining <= 0:
+                raise CorruptObjectError(key, "grew while it was read; objects are write-once")
+            return b"".join(chunks)
+        finally:
+            os.close(descriptor)
 
     def list_keys(self, prefix: str, start_after: Optional[str] = None) -> Iterator[str]:
         base, _, name_prefix = prefix.rpartition("/")
         directory = self._path(base + "/x").parent if base else self._root
+        self._refuse_linked_folder(directory)
         yield from self._walk(directory, base + "/" if base else "", name_prefix, start_after)
 
     def _walk(self, directory: Path, key_prefix: str, name_prefix: str, start_after: Optional[str]) -> Iterator[str]:
@@ -232,10 +279,26 @@ class LocalFolderStore:
 
     def list_children(self, prefix: str, start_after: Optional[str] = None) -> Iterator[str]:
         directory = self._root.joinpath(*[p for p in prefix.split("/") if p]) if prefix else self._root
+        self._refuse_linked_folder(directory)
         for name, is_dir in self._sorted_entries(directory):
             child = f"{prefix}{name}/"
             if is_dir and (start_after is None or child > start_after):
                 yield child
+
+    def _refuse_linked_folder(self, directory: Path) -> None:
+        """A listing starts only in a real folder inside the root: a folder below it that is a
+        symbolic link (`events/pixel_id=X` pointing elsewhere) is refused, never followed. The
+        walk below it never follows links either (scandir with follow_symlinks=False)."""
+        if directory == self._root:
+            return
+        probe = directory
+        while probe != self._root:
+            if probe.is_symlink():
+                raise StoreAccessError(
+                    f"{probe.relative_to(self._root).as_posix()} in {self.url} is a symbolic link; "
+                    "the store reads only folders inside the bucket. Replace it with a real folder."
+                )
+            probe = probe.parent
 
     def _sorted_entries(self, directory: Path) -> List[tuple[str, bool]]:
         try:
@@ -263,9 +326,28 @@ class LocalFolderStore:
         if not os.access(self._root, os.R_OK | os.X_OK):
             raise StoreAccessError(f"The staging folder {self._root} is not readable by this user.")
 
+    def check_writable(self) -> None:
+        """Raise StoreError unless new objects can be written: the folder exists, this user may
+        create files in it, its file system is not mounted read-only and has space left. Free: no
+        file is written (a readiness probe runs every few seconds)."""
+        self.check()
+        if not os.access(self._root, os.W_OK | os.X_OK):
+            raise StoreAccessError(f"The staging folder {self._root} is not writable by this user.")
+        try:
+            status = os.statvfs(self._root)
+        except OSError as error:
+            raise StoreUnavailableError(f"Cannot inspect {self._root}: {error.strerror}") from error
+        if status.f_flag & os.ST_RDONLY:
+            raise StoreAccessError(f"The staging folder {self._root} is on a read-only file system.")
+        if status.f_bavail == 0 or (status.f_files and status.f_favail == 0):
+            raise StoreUnavailableError(f"The staging folder {self._root} has no space (or no inodes) left.")
+
     def ensure_exists(self) -> None:
         """Create the folder (writers only; the source never creates folders)."""
         self._root.mkdir(parents=True, exist_ok=True)
+
+
+_NOT_REGULAR = "not a regular file inside the bucket (a symbolic link, FIFO or device); not read"
 
 
 def _pack(items: Sequence[tuple[str, bytes]]) -> bytes:
@@ -282,13 +364,17 @@ def _pack(items: Sequence[tuple[str, bytes]]) -> bytes:
 
 
 def _unpack(data: bytes, key: str, url: str) -> bytes:
+    # Every way a header can be wrong is a corrupt object (the sync's on_corrupt_object policy),
+    # never an exception a sync reports as transient and retries forever (issue 14, finding 5).
     try:
         header_end = data.index(b"\n", len(_PACK_MAGIC))
         offset, length = orjson.loads(data[len(_PACK_MAGIC) : header_end])[key]
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+        start, size = header_end + 1 + int(offset), int(length)
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, OverflowError) as error:
         raise CorruptObjectError(key, f"damaged pack file in {url}") from error
-    start = header_end + 1 + int(offset)
-    return data[start : start + int(length)]
+    if int(offset) < 0 or size < 0 or start + size > len(data):
+        raise CorruptObjectError(key, f"damaged pack file in {url}")
+    return data[start : start + size]
 
 
 def _write_new(path: str, data: bytes, fsync: bool) -> None:

@@ -7,7 +7,7 @@ import hashlib
 import zlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Iterator, Mapping, NamedTuple, Sequence
+from typing import Any, Final, Iterator, Mapping, NamedTuple, Sequence
 
 import orjson
 
@@ -80,15 +80,53 @@ def decode_object(key: str, data: bytes) -> Iterator[DecodedLine]:
 
 
 def object_lines(key: str, data: bytes) -> list[bytes]:
-    """Decompress an object into its lines (CorruptObjectError for a bad gzip stream)."""
-    try:
-        body = gzip.decompress(data)
-    except (OSError, EOFError, zlib.error) as error:
-        raise CorruptObjectError(key, f"not a valid gzip stream ({error})") from error
+    """Decompress an object into its lines (CorruptObjectError for a bad gzip stream, or one
+    that decompresses past MAX_OBJECT_BYTES or holds a line longer than MAX_LINE_BYTES)."""
+    body = _gunzip(key, data)
     lines = body.split(b"\n")
     if lines and not lines[-1]:
         lines.pop()
+    if len(body) > MAX_LINE_BYTES and max(map(len, lines), default=0) > MAX_LINE_BYTES:
+        raise CorruptObjectError(key, f"holds a line longer than {MAX_LINE_BYTES} bytes")
     return lines
+
+
+# Read-side limits (issue 14, finding 7): a 1 MB gzip bomb decompressed to 2.1 GB. Decompression
+# is streamed and stops at the limit; what the receiver writes stays far below both (a staged
+# line is one event of a request body, an object one group commit).
+MAX_OBJECT_BYTES: Final[int] = 256 * 1024 * 1024
+MAX_LINE_BYTES: Final[int] = 16 * 1024 * 1024
+_CHUNK = 4 * 1024 * 1024
+
+
+def _gunzip(key: str, data: bytes) -> bytes:
+    """gzip.decompress (every member), stopping as soon as the output passes MAX_OBJECT_BYTES.
+
+    The error never quotes the data (gzip's own message shows the first bytes of a non-gzip file)."""
+    if not data:
+        return b""  # as gzip.decompress: an empty object holds no lines
+    parts: list[bytes] = []
+    total = 0
+    pending = data
+    try:
+        while True:
+            decompressor = zlib.decompressobj(wbits=31)
+            while not decompressor.eof:
+                chunk = decompressor.decompress(pending, _CHUNK)
+                pending = decompressor.unconsumed_tail
+                total += len(chunk)
+                if total > MAX_OBJECT_BYTES:
+                    raise CorruptObjectError(key, f"decompresses to more than {MAX_OBJECT_BYTES} bytes")
+                if chunk:
+                    parts.append(chunk)
+                elif not pending and not decompressor.eof:
+                    raise CorruptObjectError(key, "not a valid gzip stream (truncated)")
+            pending = decompressor.unused_data
+            if not pending:
+                break
+    except zlib.error as error:
+        raise CorruptObjectError(key, "not a valid gzip stream") from error
+    return b"".join(parts)
 
 
 def decode_lines(key: str, lines: list[bytes]) -> Iterator[DecodedLine]:

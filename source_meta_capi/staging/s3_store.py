@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterator, Optional, Sequence
 
@@ -17,6 +18,10 @@ from source_meta_capi.staging.store import (
     StoreError,
     StoreUnavailableError,
 )
+
+# The one object /readyz may create, and how long its verdict stands (see check_writable).
+WRITE_PROBE_KEY = "_probes/writable"
+WRITE_PROBE_INTERVAL_S = 300.0
 
 # Concurrent conditional puts of one group (claims); botocore's pool holds 64 connections.
 _GROUP_PUT_THREADS = 32
@@ -60,6 +65,7 @@ class S3Store:
         )
         self._group_pool: Optional[ThreadPoolExecutor] = None
         self._group_pool_lock = threading.Lock()
+        self._writable_until = 0.0
 
     @property
     def url(self) -> str:
@@ -139,6 +145,20 @@ class S3Store:
             raise self._translate(error, action) from error
         except (BotoCoreError, NoCredentialsError) as error:
             raise self._translate(error, action) from error
+
+    def check_writable(self) -> None:
+        """Raise StoreError unless this process can write to the bucket.
+
+        Honest on S3 only by writing: a conditional PUT of one fixed probe key (`_probes/writable`),
+        which succeeds once and then answers 412 while writes are allowed and 403 when they are
+        not; nothing else is ever created. A PUT costs money, so the verdict is kept for
+        WRITE_PROBE_INTERVAL_S: a /readyz every 10 s costs one PUT per 5 minutes (288 a day).
+        """
+        now = time.monotonic()
+        if self._writable_until > now:
+            return
+        self.put_if_absent(WRITE_PROBE_KEY, b"{}\n")
+        self._writable_until = now + WRITE_PROBE_INTERVAL_S
 
     def check(self) -> None:
         try:

@@ -52,7 +52,7 @@ def test_given_custom_data_with_pii_when_stripping_then_only_names_are_reported(
         "value": 10,
         "contents": [
             {"id": "SKU-1", "quantity": 1},
-            {"id": "SKU-2", "gift": {"recipient": {"note": "hi"}}},
+            {"id": "SKU-2", "gift": {"recipient": {}}},
         ],
     }
     assert result.stripped_keys == (
@@ -61,6 +61,7 @@ def test_given_custom_data_with_pii_when_stripping_then_only_names_are_reported(
         "Postal-Code",
         "contents[0].customer_phone",
         "contents[1].gift.recipient.last_name",
+        "contents[1].gift.recipient.note",  # free text about a person (issue 14, finding 7)
     )
     rendered = repr(result.stripped_keys)
     for value in ("joe@example.com", "Joe'", "94025", "+16505551212", "Smith"):

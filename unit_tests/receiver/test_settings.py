@@ -175,6 +175,8 @@ def test_every_variable_is_documented_once_with_a_meaning() -> None:
     assert {v.name for v in variables if v.secret} == {
         "META_CAPI_WEBHOOK_SECRETS",
         "META_CAPI_HUB_SECRETS",
+        "META_CAPI_WEBHOOK_SECRETS_BY_PIXEL",
+        "META_CAPI_HUB_SECRETS_BY_PIXEL",
         "META_CAPI_ACCESS_TOKENS",
         "META_CAPI_APP_SECRET",
         "META_CAPI_PSEUDONYMIZE_SALT",
