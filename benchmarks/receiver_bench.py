@@ -398,9 +398,10 @@ def _store_op_costs(work: Path, endpoint: str) -> dict[str, dict[str, float]]:
     """Median ms of each store operation a single-event request makes, one at a time, per store."""
     import random
 
+    from source_meta_capi.staging.idempotency import IdempotencyLedger
+
     from source_meta_capi.receiver.pipeline import RequestContext, parse_body, process
     from source_meta_capi.staging import idempotency
-    from source_meta_capi.staging.idempotency import IdempotencyLedger
     from source_meta_capi.staging.keys import ObjectKind
     from source_meta_capi.staging.local_store import LocalFolderStore
     from source_meta_capi.staging.store import ObjectStore, S3Options

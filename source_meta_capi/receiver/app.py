@@ -5,14 +5,14 @@ endpoint is a straight path of steps: pixel id (400) → Content-Encoding (415) 
 before reading it all) → signature over the raw bytes (401) → pixel allowlist (404, after
 authentication so pixels cannot be probed) → parse (400/415) → validate + normalize, refusing
 every event of a test_event_code request for a pixel META_CAPI_TEST_EVENT_PIXELS does not list
-(422 when nothing is usable) → claim and stage, claim first (a retry loses the claim and gets
-the original answer replayed, or 409 while it is in flight; 503 + Retry-After on store failure)
-→ forward (per META_CAPI_FORWARD_MODE) → answer. A step that refuses raises `ApiError`;
+(422 when nothing is usable) → stage in the pixel's group commit (503 + Retry-After on store
+failure; a retry is processed and staged again, harmlessly: staging-format.md, "Retries are
+safe") → forward (per META_CAPI_FORWARD_MODE) → answer. A step that refuses raises `ApiError`;
 `_Endpoint.handle` renders it as `{"error": {code, message, pixel_id, event_ids, field,
 request_id, …}}` and counts the answer. The operations routes live in ops_routes.py.
 
 Logs: one "batch staged" line per group commit (group_commit.py), and one line per request that
-is refused, has rejected events, is replayed, is in progress or fails.
+is refused, has rejected events or fails.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from starlette.routing import Route
 
 from source_meta_capi.capi.graph_api import PIXEL_ID_RULE
 from source_meta_capi.receiver.forwarding import ForwardBatch
-from source_meta_capi.receiver.group_commit import COMMITTED, REPLAYED, CommitOutcome, GroupAbandonedError
+from source_meta_capi.receiver.group_commit import GroupAbandonedError
 from source_meta_capi.receiver.http_messages import (
     ApiError,
     PayloadTooLargeError,
@@ -50,8 +50,8 @@ from source_meta_capi.receiver.pipeline import (
     BodyError,
     Intake,
     RequestContext,
-    batch_id_for,
     body_digest,
+    new_batch_id,
     parse_body,
     process,
 )
@@ -112,12 +112,11 @@ class _Endpoint:
         raw = await self._read_body(request, headers, pixel_id)
         signature = self._verify(raw, headers, request_id, pixel_id)
         self._check_pixel_allowed(pixel_id)
-        idempotency_key = signature.webhook_id or body_digest(raw)
         context = RequestContext(
-            pixel_id, request_id, batch_id_for(pixel_id, idempotency_key), signature.status, signature.webhook_id
+            pixel_id, request_id, new_batch_id(), signature.status, signature.webhook_id, body_digest(raw)
         )
         intake = await self._intake(raw, headers, context)
-        return await self._stage_and_answer(intake, idempotency_key)
+        return await self._stage_and_answer(intake)
 
     async def _read_body(self, request: Request, headers: RequestHeaders, pixel_id: str) -> bytes:
         limit = self.rt.settings.max_body_bytes
@@ -207,13 +206,11 @@ class _Endpoint:
             test_events_allowed=settings.allows_test_events(context.pixel_id),
         )
 
-    async def _stage_and_answer(self, intake: Intake, idempotency_key: str) -> Response:
+    async def _stage_and_answer(self, intake: Intake) -> Response:
         rt, context = self.rt, intake.context
         status, body = answer_for(intake)
         try:
-            # Claim first: a first delivery costs one claim (shared with its group's others); a
-            # retry loses the attempt-1 claim and is answered from the ledger.
-            outcome = await rt.committer.submit(intake, idempotency_key, {"status": status, "body": body})
+            await rt.committer.submit(intake)
         except GroupAbandonedError as error:
             _log_staging_failed(intake, type(error.__cause__ or error).__name__)
             raise _unavailable(context, error.retry_after_s) from None
@@ -221,8 +218,6 @@ class _Endpoint:
             rt.metrics.child(rt.metrics.store_errors, "stage").inc()
             _log_staging_failed(intake, type(error).__name__)
             raise _unavailable(context, rt.retry_after_s) from None
-        if outcome.status != COMMITTED:
-            return self._answer_repeat(outcome, context)
         if intake.test_event_code is not None:
             self._count_test_events(intake)
         if intake.rejections:
@@ -312,39 +307,6 @@ class _Endpoint:
                 field=",".join(sorted({r.field for r in drift})),
                 events=len(drift),
             )
-
-    def _answer_repeat(self, outcome: CommitOutcome, context: RequestContext) -> Response:
-        if outcome.status == REPLAYED and outcome.response is not None:
-            self.rt.metrics.replays.inc()
-            stored = outcome.response
-            response = JSONResponse(stored.get("body"), status_code=int(stored.get("status", 200)))
-            response.headers["Idempotent-Replayed"] = "true"
-            log(
-                logging.INFO,
-                "replayed",
-                request_id=context.request_id,
-                pixel_id=context.pixel_id,
-                batch_id=context.batch_id,
-                replayed=True,
-            )
-            return response
-        log(
-            logging.WARNING,
-            "request in progress",
-            request_id=context.request_id,
-            pixel_id=context.pixel_id,
-            batch_id=context.batch_id,
-            reason="an attempt with the same idempotency key is in flight",
-        )
-        raise ApiError(
-            409,
-            "request_in_progress",
-            "a request with the same webhook-id (or body) is being staged; retry after the Retry-After delay",
-            pixel_id=context.pixel_id,
-            field="webhook-id",
-            headers={"Retry-After": str(max(1, outcome.retry_after_s))},
-            extra={"batch_id": context.batch_id},
-        )
 
     async def _io(self, function: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.rt.executor, function, *args)
