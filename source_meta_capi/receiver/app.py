@@ -32,7 +32,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from source_meta_capi.capi.graph_api import PIXEL_ID_RULE
-from source_meta_capi.receiver.forwarding import ForwardBatch
+from source_meta_capi.receiver.forwarding import ForwardBatch, resend_safe
 from source_meta_capi.receiver.group_commit import GroupAbandonedError
 from source_meta_capi.receiver.http_messages import (
     ApiError,
@@ -232,10 +232,14 @@ class _Endpoint:
         mode = rt.settings.forward_mode
         if not intake.accepted or mode == "off" or not rt.forwarder.has_token(context.pixel_id):
             return {"mode": mode, "status": "not_configured" if mode != "off" else "off"} if intake.accepted else None
+        now = rt.wall_clock()
+        events = tuple(event.forward for event in intake.accepted if resend_safe(event.forward, now))
+        if not events:
+            return {"mode": mode, "status": "left_to_redrive"}
         batch = ForwardBatch(
             pixel_id=context.pixel_id,
             batch_id=context.batch_id,
-            events=tuple(event.forward for event in intake.accepted),
+            events=events,
             test_event_code=intake.test_event_code,
             partner_agent=intake.partner_agent,
             request_id=context.request_id,
