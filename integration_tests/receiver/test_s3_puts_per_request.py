@@ -39,7 +39,7 @@ def test_given_32_concurrent_senders_of_single_event_requests_when_staged_on_s3_
             # The senders here are Python threads sharing a GIL with moto: they re-send more
             # slowly than real clients, so a group would close before most of them are back. A
             # short linger (a production setting, default 0) lets a group wait for them.
-            META_CAPI_GROUP_COMMIT_LINGER_MS="15",
+            META_CAPI_GROUP_COMMIT_LINGER_MS="25",
         ),
         tmp_path / "receiver.log",
     ).start()
