@@ -40,14 +40,14 @@ from source_meta_capi.capi.custom_data_privacy import strip_pii
 from source_meta_capi.capi.event_normalization import normalize_event
 from source_meta_capi.capi.event_validation import validate_batch
 from source_meta_capi.capi.user_data_normalization import normalize_user_data, sha256_hex
-from source_meta_capi.receiver.pipeline import RequestContext, batch_id_for, process
+from source_meta_capi.receiver.pipeline import RequestContext, new_batch_id, process
 from source_meta_capi.staging.keys import ObjectKind
 from source_meta_capi.staging.records import CURSOR_FIELD, SCHEMA_VERSION, encode_records
 
 NOW = 1_764_150_000
 TODAY = date(2025, 11, 26)
 BATCH = 500
-CONTEXT = RequestContext("1234567890123456", "req-bench", batch_id_for("1234567890123456", "msg_bench"), "verified")
+CONTEXT = RequestContext("1234567890123456", "req-bench", new_batch_id(), "verified")
 ARRIVAL = "2025-11-26T09:00:00.000000Z"
 
 _NATIONAL = (

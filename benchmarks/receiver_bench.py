@@ -399,8 +399,11 @@ def _store_op_costs(work: Path, endpoint: str) -> dict[str, dict[str, float]]:
     import random
 
     from source_meta_capi.receiver.pipeline import RequestContext, parse_body, process
-    from source_meta_capi.staging import idempotency
-    from source_meta_capi.staging.idempotency import IdempotencyLedger
+
+    try:
+        from source_meta_capi.staging import idempotency
+    except ImportError:  # staging format 2 has no claims: only the object commit is timed
+        idempotency = None
     from source_meta_capi.staging.keys import ObjectKind
     from source_meta_capi.staging.local_store import LocalFolderStore
     from source_meta_capi.staging.store import ObjectStore, S3Options
@@ -431,14 +434,14 @@ def _store_op_costs(work: Path, endpoint: str) -> dict[str, dict[str, float]]:
     ClaimRequest: Any = getattr(idempotency, "ClaimRequest", None)
     costs: dict[str, dict[str, float]] = {}
     for name, (store, count) in stores.items():
-        ledger = IdempotencyLedger(store, 30.0)
+        ledger: Any = idempotency.IdempotencyLedger(store, 30.0) if idempotency is not None else None
         writer = StagingWriter(store, commit_deadline_s=30.0)
         keys = [uuid.uuid4().hex for _ in range(count)]
 
-        def lookup(i: int, ledger: IdempotencyLedger = ledger, keys: list[str] = keys) -> object:
+        def lookup(i: int, ledger: Any = ledger, keys: list[str] = keys) -> object:
             return ledger.lookup(PIXEL, keys[i])
 
-        def claim(i: int, ledger: IdempotencyLedger = ledger, keys: list[str] = keys) -> object:
+        def claim(i: int, ledger: Any = ledger, keys: list[str] = keys) -> object:
             return ledger.claim(PIXEL, keys[i], 1, "stem", {"status": 200})
 
         def commit(i: int, writer: StagingWriter = writer) -> object:
@@ -446,11 +449,13 @@ def _store_op_costs(work: Path, endpoint: str) -> dict[str, dict[str, float]]:
 
         group_keys = [[uuid.uuid4().hex for _ in range(GROUP_CLAIMS)] for _ in range(count // 10)]
 
-        def claim_group(i: int, ledger: IdempotencyLedger = ledger, group_keys: list[list[str]] = group_keys) -> object:
+        def claim_group(i: int, ledger: Any = ledger, group_keys: list[list[str]] = group_keys) -> object:
             requests = [ClaimRequest(key, 1, {"status": 200}) for key in group_keys[i % len(group_keys)]]
             return ledger.claim_many(PIXEL, requests, "stem")
 
-        operations: dict[str, Callable[[int], object]] = {"lookup": lookup, "claim": claim, "commit": commit}
+        operations: dict[str, Callable[[int], object]] = {"commit": commit}
+        if ledger is not None:
+            operations.update(lookup=lookup, claim=claim)
         if hasattr(ledger, "claim_many"):
             operations["claim_group"] = claim_group
         costs[name] = {}

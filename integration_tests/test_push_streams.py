@@ -75,7 +75,7 @@ def test_full_refresh_reads_every_stream_with_envelope(bucket: Bucket):
     assert len(records(output, "dead_letters")) == summary.dead_letters
     first = next(e for e in events if e["pixel_id"] == PIXEL)
     assert first["ad_account_id"] == "act_99"
-    assert first["received_at"].endswith("Z") and first["schema_version"] == 1
+    assert first["received_at"].endswith("Z") and first["schema_version"] == 2
     assert first["_staged_object"].startswith(f"events/pixel_id={PIXEL}/")
 
 

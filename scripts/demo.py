@@ -181,8 +181,8 @@ def main() -> None:
                     print(f"first answer: {response.status_code} {json.dumps(result)[:160]}…")
             retry, _ = post(f"{base}/v1/pixels/{PIXELS[0]}/events", webhook, retried_body, msg_id=retried_id)
             print(
-                f"retry of the first request (same webhook-id): {retry.status_code}, replayed="
-                f"{retry.headers.get('Idempotent-Replayed')} — nothing staged twice"
+                f"retry of the first request (same webhook-id): {retry.status_code}, same event ids "
+                "(staged again; the source emits each event identity once)"
             )
             forged = requests.post(
                 f"{base}/v1/pixels/{PIXELS[0]}/events",

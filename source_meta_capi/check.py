@@ -20,8 +20,7 @@ from source_meta_capi.capi.graph_errors import (
     transport_error,
 )
 from source_meta_capi.config import SourceConfig, StagingConfig, with_spec_defaults
-from source_meta_capi.staging.idempotency import IDEMPOTENCY_AREA
-from source_meta_capi.staging.keys import ObjectKind
+from source_meta_capi.staging.keys import IDEMPOTENCY_AREA, ObjectKind
 from source_meta_capi.staging.open_store import open_store
 from source_meta_capi.staging.store import StoreError
 

@@ -142,3 +142,44 @@ def test_given_invalid_token_when_forwarding_then_halted_dead_lettered_replayabl
     (letter,) = receiver.records(ObjectKind.DEAD_LETTERS)
     assert letter["replayable"] is True and letter["stage"] == "forwarding"
     assert "wrong-token" not in str(receiver.records(ObjectKind.STATUSES)) + str(letter)
+
+
+def test_given_a_retried_request_staged_twice_when_forwarded_and_redriven_then_meta_gets_each_event_once(
+    make_receiver, graph, tmp_path
+) -> None:
+    # The original was staged, then its receiver died before forwarding (forward mode off here);
+    # the retry is staged again under a new batch id and forwarded inline by another receiver.
+    store = tmp_path / "shared"
+    from source_meta_capi.staging.local_store import LocalFolderStore
+
+    crashed = make_receiver(store=LocalFolderStore(str(store)), staging_url=str(store))
+    body = {"data": [event("twin-1"), event(None, name="Purchase", custom_data={"value": 3, "currency": "EUR"})]}
+    original = crashed.send(body, msg_id="msg_twin")
+    inline = make_receiver(
+        graph=graph, forward_mode="inline", forward_deadline_s=600, store=LocalFolderStore(str(store))
+    )
+    retry = inline.send(body, msg_id="msg_twin")
+    assert original.json()["batch_id"] != retry.json()["batch_id"]
+    assert retry.json()["forwarding"]["delivered"] == 2
+    delivered = sorted(graph.received_event_ids(PIXEL))
+    # Redrive finds the original's copies delivered by the retry's batch: nothing is resent.
+    assert redrive(inline.runtime, clock=LATER).events_sent == 0
+    assert sorted(graph.received_event_ids(PIXEL)) == delivered
+    (row,) = reconcile(inline.runtime, clock=LATER)
+    assert (row.batches, row.staged, row.pending) == (2, 4, 0)
+
+
+def test_given_event_older_than_47_h_when_accepted_then_left_to_redrive_which_sends_it_once(
+    make_receiver, graph
+) -> None:
+    import time
+
+    receiver = make_receiver(graph=graph, forward_mode="inline", forward_deadline_s=600)
+    old = event("three-days", event_time=int(time.time()) - 3 * 86400)
+    response = receiver.send({"data": [old]}, msg_id="msg_old")
+    assert response.json()["forwarding"] == {"mode": "inline", "status": "left_to_redrive"}
+    receiver.send({"data": [old]}, msg_id="msg_old")  # its retry: a second staged copy
+    assert graph.received_event_ids(PIXEL) == []
+    assert redrive(receiver.runtime, clock=LATER).events_sent == 1
+    assert graph.received_event_ids(PIXEL) == ["three-days"]
+    assert redrive(receiver.runtime, clock=lambda: LATER() + timedelta(hours=1)).events_sent == 0

@@ -34,7 +34,7 @@ def test_given_library_signed_batch_when_posted_then_staged_hashed_and_answered(
     assert all(
         r["signature_status"] == "verified:standard_webhooks" and r["test_event_code"] == "TEST1" for r in records
     )
-    assert all(r["received_at"].endswith("Z") and r["schema_version"] == 1 for r in records)
+    assert all(r["received_at"].endswith("Z") and r["schema_version"] == 2 for r in records)
     assert not any(value in json.dumps(records) for value in RAW_VALUES)
 
 
@@ -45,10 +45,12 @@ def test_given_plain_hmac_hub_signature_when_posted_then_accepted(make_receiver)
     response = receiver.post(raw, {"content-type": "application/json", "X-Hub-Signature-256": signature})
     assert response.status_code == 200, response.text
     assert receiver.records(ObjectKind.EVENTS)[0]["signature_status"] == "verified:hub_sha256"
-    # Same body again (no webhook-id): the body digest is the idempotency key.
+    # Same body again: staged again, same identity, a new batch (the source emits it once).
     again = receiver.post(raw, {"content-type": "application/json", "X-Hub-Signature-256": signature})
-    assert again.status_code == 200 and again.headers["idempotent-replayed"] == "true"
-    assert len(receiver.objects(ObjectKind.EVENTS)) == 1
+    assert again.status_code == 200 and "idempotent-replayed" not in again.headers
+    records = receiver.records(ObjectKind.EVENTS)
+    assert {(r["event_id"], r["event_time"]) for r in records} == {("hub-1", records[0]["event_time"])}
+    assert again.json()["batch_id"] != response.json()["batch_id"]
 
 
 def test_given_bad_signatures_when_posted_then_401_with_reason_and_counted(make_receiver) -> None:
@@ -71,16 +73,59 @@ def test_given_bad_signatures_when_posted_then_401_with_reason_and_counted(make_
     assert 'meta_capi_receiver_signature_failures_total{reason="timestamp_too_old"} 1.0' in metrics
 
 
-def test_given_replayed_webhook_id_when_posted_again_then_original_answer_and_one_object(make_receiver) -> None:
+def test_given_retried_webhook_id_when_posted_again_then_same_answer_and_same_identities_staged(
+    make_receiver,
+) -> None:
     receiver = make_receiver()
-    raw = json.dumps({"data": [event("once")]})
-    headers = sw_headers(raw, "msg_fixed")
-    first = receiver.post(raw, headers)
+    raw = json.dumps(
+        {"data": [event("once"), event(None, name="Purchase", custom_data={"value": 3, "currency": "EUR"})]}
+    )
+    first = receiver.post(raw, sw_headers(raw, "msg_fixed"))
     second = receiver.post(raw, sw_headers(raw, "msg_fixed"))
     assert first.status_code == second.status_code == 200
-    assert second.json() == {k: v for k, v in first.json().items() if k != "forwarding"}
-    assert second.headers["idempotent-replayed"] == "true"
-    assert len(receiver.objects(ObjectKind.EVENTS)) == 1
+    volatile = ("batch_id", "request_id", "forwarding")
+    assert {k: v for k, v in second.json().items() if k not in volatile} == {
+        k: v for k, v in first.json().items() if k not in volatile
+    }
+    assert "idempotent-replayed" not in second.headers
+    # Staged twice (no per-request claim), with the same identities: derived ids are deterministic.
+    records = receiver.records(ObjectKind.EVENTS)
+    identities = [(r["event_id"], r["event_time"]) for r in records]
+    assert len(records) == 4 and len(set(identities)) == 2
+    assert {r["batch_id"] for r in records} == {first.json()["batch_id"], second.json()["batch_id"]}
+
+
+def test_given_reused_webhook_id_with_a_different_body_when_posted_then_both_bodies_staged(make_receiver) -> None:
+    receiver = make_receiver()
+    first_raw = json.dumps({"data": [event("sender-a-1")]})
+    other_raw = json.dumps({"data": [event("sender-b-1")]})
+    first = receiver.post(first_raw, sw_headers(first_raw, "msg_1"))
+    other = receiver.post(other_raw, sw_headers(other_raw, "msg_1"))
+    assert first.status_code == other.status_code == 200
+    assert other.json()["event_ids"] == ["sender-b-1"] and "idempotent-replayed" not in other.headers
+    assert sorted(r["event_id"] for r in receiver.records(ObjectKind.EVENTS)) == ["sender-a-1", "sender-b-1"]
+
+
+def test_given_one_unencodable_request_beside_a_good_one_when_posted_concurrently_then_good_200_bad_rejected(
+    make_receiver,
+) -> None:
+    receiver = make_receiver()
+    deep: dict = {"leaf": 1}
+    for _ in range(300):  # parses (orjson reads 1,024 levels), cannot be staged (254)
+        deep = {"n": deep}
+    bad = event("too-deep", custom_data={"value": 1, "currency": "USD", "extra": deep})
+    with ThreadPoolExecutor(8) as pool:
+        futures = [pool.submit(receiver.send, {"data": [event(f"good-{n}")]}) for n in range(6)]
+        futures.insert(3, pool.submit(receiver.send, {"data": [bad]}))
+        answers = [future.result() for future in futures]
+    refused = answers.pop(3)
+    assert [a.status_code for a in answers] == [200] * 6
+    assert refused.status_code == 422, refused.text
+    (rejection,) = refused.json()["rejections"]
+    assert (rejection["event_id"], rejection["field"]) == ("too-deep", "custom_data")
+    assert sorted(r["event_id"] for r in receiver.records(ObjectKind.EVENTS)) == sorted(f"good-{n}" for n in range(6))
+    (letter,) = receiver.records(ObjectKind.DEAD_LETTERS)
+    assert letter["event_id"] == "too-deep" and "fields" in letter["event"]
 
 
 def test_given_bad_bodies_when_posted_then_precise_4xx(make_receiver) -> None:
@@ -155,48 +200,41 @@ def test_given_pixel_allowlist_when_other_pixel_posts_then_404_after_authenticat
 
 
 class _CountingStore:
-    """A local store that counts the idempotency-area calls the receiver makes."""
+    """A local store that counts the puts, listings and reads the receiver makes."""
 
     def __init__(self, root: str) -> None:
         from source_meta_capi.staging.local_store import LocalFolderStore
 
         self.inner = LocalFolderStore(root)
-        self.claim_puts = 0
-        self.group_puts = 0
-        self.claim_lists = 0
-        self.claim_gets = 0
+        self.puts: list[str] = []
+        self.lists = 0
+        self.gets = 0
 
     def __getattr__(self, name: str):
         return getattr(self.inner, name)
 
     def put_if_absent(self, key: str, data: bytes) -> bool:
-        self.claim_puts += key.startswith("idempotency/")
+        self.puts.append(key.split("/", 1)[0])
         return self.inner.put_if_absent(key, data)
 
-    def put_many_if_absent(self, items):
-        self.claim_puts += sum(key.startswith("idempotency/") for key, _ in items)
-        self.group_puts += 1
-        return self.inner.put_many_if_absent(items)
-
     def list_keys(self, prefix: str, start_after=None):
-        self.claim_lists += prefix.startswith("idempotency/")
+        self.lists += 1
         return self.inner.list_keys(prefix, start_after)
 
     def get(self, key: str) -> bytes:
-        self.claim_gets += key.startswith("idempotency/")
+        self.gets += 1
         return self.inner.get(key)
 
 
-def test_given_first_delivery_then_one_claim_put_and_no_lookup_and_a_retry_is_replayed(make_receiver, tmp_path) -> None:
+def test_given_a_delivery_and_its_retry_then_one_put_each_and_no_lookup(make_receiver, tmp_path) -> None:
     store = _CountingStore(str(tmp_path / "counted"))
     receiver = make_receiver(store=store)
-    first = receiver.send({"data": [event("claim-first")]}, msg_id="msg_claim_first")
+    first = receiver.send({"data": [event("put-once")]}, msg_id="msg_put_once")
     assert first.status_code == 200, first.text
-    assert (store.claim_puts, store.group_puts, store.claim_lists, store.claim_gets) == (1, 1, 0, 0)
-    retry = receiver.send({"data": [event("claim-first")]}, msg_id="msg_claim_first")
-    assert retry.status_code == 200 and retry.headers["idempotent-replayed"] == "true"
-    assert retry.json()["batch_id"] == first.json()["batch_id"]
-    assert len(receiver.objects(ObjectKind.EVENTS)) == 1
+    assert (store.puts, store.lists, store.gets) == (["events"], 0, 0)
+    retry = receiver.send({"data": [event("put-once")]}, msg_id="msg_put_once")
+    assert retry.status_code == 200 and retry.json()["event_ids"] == ["put-once"]
+    assert (store.puts, store.lists, store.gets) == (["events", "events"], 0, 0)
 
 
 def test_given_event_missing_attribution_fields_then_schema_drift_logged_and_counted(make_receiver, caplog) -> None:

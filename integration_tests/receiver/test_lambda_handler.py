@@ -128,7 +128,9 @@ def test_given_bad_signature_or_probe_when_invoked_then_same_answers_as_http(lam
     first = lambda_handler.handler(v1_event(raw, replay_headers), None)
     second = lambda_handler.handler(v1_event(raw, replay_headers), None)
     assert first["statusCode"] == second["statusCode"] == 200
-    assert second["headers"]["idempotent-replayed"] == "true"
+    # A retry (API Gateway gave up at 29 s, the sender retries) is staged again: same identities.
+    assert json.loads(second["body"])["event_ids"] == json.loads(first["body"])["event_ids"]
+    assert "idempotent-replayed" not in second["headers"]
 
 
 def test_given_fresh_interpreter_when_importing_app_and_handler_then_airbyte_cdk_not_loaded() -> None:

@@ -30,7 +30,6 @@ def receiver_env(staging_url: str, **overrides: str) -> dict[str, str]:
             "META_CAPI_FORWARD_MODE": "off",
             "META_CAPI_COMMIT_DEADLINE_S": "2",
             "META_CAPI_LOG_LEVEL": "INFO",
-            "RELIABILITY_SKEW_MARGIN_S": "1",
             "PYTHONPATH": str(REPO),
         }
     )

@@ -27,7 +27,7 @@ from integration_tests.reliability.traffic import (
     PIXEL,
     Identity,
     Ledger,
-    assert_exactly_once,
+    assert_all_and_only,
     plan_requests,
     staged_identities,
 )
@@ -138,7 +138,7 @@ def test_given_skewed_late_writers_when_source_syncs_repeatedly_then_union_of_sy
     try:
         while sender.is_alive():
             result = run_sync(config, state)
-            emitted.update(result.identities())
+            emitted.update(_once_in_the_sync(result.identities()))
             state = result.state
             syncs_during += 1
         sender.join()
@@ -147,7 +147,7 @@ def test_given_skewed_late_writers_when_source_syncs_repeatedly_then_union_of_sy
         syncs_after = 0
         while True:
             result = run_sync(config, state)
-            emitted.update(result.identities())
+            emitted.update(_once_in_the_sync(result.identities()))
             state = result.state
             syncs_after += 1
             if not result.events:
@@ -161,8 +161,10 @@ def test_given_skewed_late_writers_when_source_syncs_repeatedly_then_union_of_sy
 
     answers = ledger.check_answers()
     expected = ledger.expected_identities()
-    assert_exactly_once(staged_identities(store), expected, "staged")
-    assert_exactly_once(emitted, expected, "emitted over all syncs")
+    assert_all_and_only(staged_identities(store), expected, "staged")
+    # Each sync emits an identity once; across syncs a copy staged by a retry (a write that
+    # landed after its 503) may come again, which append + dedup removes.
+    repeats_across_syncs = assert_all_and_only(emitted, expected, "emitted over all syncs")
     writers = Counter(key.rsplit("/", 1)[-1].split("-")[1] for key in watcher.seen)
     assert len(writers) == len(receivers)
     figures(
@@ -183,7 +185,14 @@ def test_given_skewed_late_writers_when_source_syncs_repeatedly_then_union_of_sy
             "syncs_after": syncs_after,
             "events_emitted": sum(emitted.values()),
             "events_emitted_twice": sum(1 for n in emitted.values() if n > 1),
+            "events_emitted_again_in_a_later_sync": repeats_across_syncs,
             "events_lost": len(expected - set(emitted)),
             "send_seconds": round(send_seconds, 1),
         },
     )
+
+
+def _once_in_the_sync(identities: Counter[Identity]) -> Counter[Identity]:
+    repeated = {identity: n for identity, n in identities.items() if n > 1}
+    assert not repeated, f"a sync emitted {len(repeated)} identities more than once, e.g. {list(repeated)[:3]}"
+    return identities

@@ -206,6 +206,20 @@ def staged_identities(store: ObjectStore, pixels: Iterable[str] = (PIXEL, OTHER_
     return found
 
 
+def assert_all_and_only(found: Counter[Identity], expected: set[Identity], what: str) -> int:
+    """Each expected identity at least once, nothing else; returns the number of extra copies.
+
+    What the bucket must hold (staging-format.md, "Retries are safe"): a retried request is
+    staged again with the same identities, so copies are allowed in the store; the source emits
+    each identity once per sync (assert_exactly_once on a sync's output).
+    """
+    missing = expected - set(found)
+    extra = set(found) - expected
+    assert not missing, f"{what}: {len(missing)} events missing, e.g. {sorted(missing)[:3]}"
+    assert not extra, f"{what}: {len(extra)} unexpected events, e.g. {sorted(extra)[:3]}"
+    return sum(found.values()) - len(found)
+
+
 def assert_exactly_once(found: Counter[Identity], expected: set[Identity], what: str) -> None:
     """Each expected identity exactly once, nothing else."""
     missing = expected - set(found)

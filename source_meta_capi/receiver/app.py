@@ -5,9 +5,9 @@ endpoint is a straight path of steps: pixel id (400) → Content-Encoding (415) 
 before reading it all) → signature over the raw bytes (401) → pixel allowlist (404, after
 authentication so pixels cannot be probed) → parse (400/415) → validate + normalize, refusing
 every event of a test_event_code request for a pixel META_CAPI_TEST_EVENT_PIXELS does not list
-(422 when nothing is usable) → claim and stage, claim first (a retry loses the claim and gets
-the original answer replayed, or 409 while it is in flight; 503 + Retry-After on store failure)
-→ forward (per META_CAPI_FORWARD_MODE) → answer. A step that refuses raises `ApiError`;
+(422 when nothing is usable) → stage in the pixel's group commit (503 + Retry-After on store
+failure; a retry is processed and staged again, harmlessly: staging-format.md, "Retries are
+safe") → forward (per META_CAPI_FORWARD_MODE) → answer. A step that refuses raises `ApiError`;
 `_Endpoint.handle` renders it as `{"error": {code, message, pixel_id, event_ids, field,
 request_id, …}}` and counts the answer. The operations routes live in ops_routes.py; Meta's own
 `POST /{api_version}/{pixel_id}/events` (the Graph-compatible intake, authenticated by access
@@ -15,7 +15,7 @@ token, answered in Meta's shapes) lives in graph_intake.py and shares the steps 
 (`read_body`, `process`, `stage`, `record_staged`, `forward`).
 
 Logs: one "batch staged" line per group commit (group_commit.py), and one line per request that
-is refused, has rejected events, is replayed, is in progress or fails.
+is refused, has rejected events or fails.
 """
 
 from __future__ import annotations
@@ -36,9 +36,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from source_meta_capi.capi.graph_api import PIXEL_ID_RULE
-from source_meta_capi.receiver.forwarding import ForwardBatch
+from source_meta_capi.receiver.forwarding import ForwardBatch, resend_safe
 from source_meta_capi.receiver.graph_intake import graph_routes
-from source_meta_capi.receiver.group_commit import COMMITTED, REPLAYED, CommitOutcome, GroupAbandonedError
+from source_meta_capi.receiver.group_commit import GroupAbandonedError
 from source_meta_capi.receiver.http_messages import (
     ApiError,
     BodyTimeoutError,
@@ -58,8 +58,8 @@ from source_meta_capi.receiver.pipeline import (
     BodyError,
     Intake,
     RequestContext,
-    batch_id_for,
     body_digest,
+    new_batch_id,
     parse_body,
     process,
 )
@@ -126,12 +126,11 @@ class _Endpoint:
         raw = await self.read_body(request, headers, pixel_id)
         signature = self._verify(raw, headers, request_id, pixel_id)
         self._check_pixel_allowed(pixel_id)
-        idempotency_key = signature.webhook_id or body_digest(raw)
         context = RequestContext(
-            pixel_id, request_id, batch_id_for(pixel_id, idempotency_key), signature.status, signature.webhook_id
+            pixel_id, request_id, new_batch_id(), signature.status, signature.webhook_id, body_digest(raw)
         )
         intake = await self._intake(raw, headers, context)
-        return await self._stage_and_answer(intake, idempotency_key)
+        return await self._stage_and_answer(intake)
 
     async def read_body(self, request: Request, headers: RequestHeaders, pixel_id: str) -> bytes:
         """The body, refused (ApiError 413/400) past META_CAPI_MAX_BODY_BYTES (shared step)."""
@@ -235,31 +234,24 @@ class _Endpoint:
             test_events_allowed=settings.allows_test_events(context.pixel_id),
         )
 
-    async def _stage_and_answer(self, intake: Intake, idempotency_key: str) -> Response:
+    async def _stage_and_answer(self, intake: Intake) -> Response:
         status, body = answer_for(intake)
-        # Claim first: a first delivery costs one claim (shared with its group's others); a
-        # retry loses the attempt-1 claim and is answered from the ledger.
-        outcome = await self.stage(intake, idempotency_key, {"status": status, "body": body})
-        if outcome.status != COMMITTED:
-            return self._answer_repeat(outcome, intake.context)
+        await self.stage(intake)
         self.record_staged(intake)
         forwarding = await self.forward(intake)
         if forwarding is not None:
             body = {**body, "forwarding": forwarding}
         return _OrjsonResponse(body, status_code=status)
 
-    async def stage(
-        self, intake: Intake, idempotency_key: Optional[str] = None, answer: Optional[Mapping[str, Any]] = None
-    ) -> CommitOutcome:
+    async def stage(self, intake: Intake) -> None:
         """Stage the intake durably (shared step); raises ApiError 503 when the store failed.
 
-        Without an idempotency key (the Graph intake) the request is its own: a fresh key never
-        meets an earlier claim, so the outcome is a commit once the events are durable.
+        A retried request is processed and staged again: its events keep their identities, so
+        the copy is harmless (staging-format.md, "Retries are safe").
         """
         rt, context = self.rt, intake.context
-        key = idempotency_key or "fresh:" + os.urandom(16).hex()
         try:
-            return await rt.committer.submit(intake, key, answer or {})
+            await rt.committer.submit(intake)
         except GroupAbandonedError as error:
             _log_staging_failed(intake, type(error.__cause__ or error).__name__)
             raise _unavailable(context, error.retry_after_s) from None
@@ -281,10 +273,14 @@ class _Endpoint:
         mode = rt.settings.forward_mode
         if not intake.accepted or mode == "off" or not rt.forwarder.has_token(context.pixel_id):
             return {"mode": mode, "status": "not_configured" if mode != "off" else "off"} if intake.accepted else None
+        now = rt.wall_clock()
+        events = tuple(event.forward for event in intake.accepted if resend_safe(event.forward, now))
+        if not events:
+            return {"mode": mode, "status": "left_to_redrive"}
         batch = ForwardBatch(
             pixel_id=context.pixel_id,
             batch_id=context.batch_id,
-            events=tuple(event.forward for event in intake.accepted),
+            events=events,
             test_event_code=intake.test_event_code,
             partner_agent=intake.partner_agent,
             request_id=context.request_id,
@@ -359,39 +355,6 @@ class _Endpoint:
                 schema_version=self.rt.settings.schema_version,
             )
 
-    def _answer_repeat(self, outcome: CommitOutcome, context: RequestContext) -> Response:
-        if outcome.status == REPLAYED and outcome.response is not None:
-            self.rt.metrics.replays.inc()
-            stored = outcome.response
-            response = JSONResponse(stored.get("body"), status_code=int(stored.get("status", 200)))
-            response.headers["Idempotent-Replayed"] = "true"
-            log(
-                logging.INFO,
-                "replayed",
-                request_id=context.request_id,
-                pixel_id=context.pixel_id,
-                batch_id=context.batch_id,
-                replayed=True,
-            )
-            return response
-        log(
-            logging.WARNING,
-            "request in progress",
-            request_id=context.request_id,
-            pixel_id=context.pixel_id,
-            batch_id=context.batch_id,
-            reason="an attempt with the same idempotency key is in flight",
-        )
-        raise ApiError(
-            409,
-            "request_in_progress",
-            "a request with the same webhook-id (or body) is being staged; retry after the Retry-After delay",
-            pixel_id=context.pixel_id,
-            field="webhook-id",
-            headers={"Retry-After": str(max(1, outcome.retry_after_s))},
-            extra={"batch_id": context.batch_id},
-        )
-
     async def _io(self, function: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.rt.executor, function, *args)
 
@@ -410,8 +373,6 @@ def create_app(
     """
     if runtime is None:
         if settings is None:
-            import os
-
             settings = load_settings(environ if environ is not None else os.environ)
         runtime = build_runtime(settings)
     rt = runtime

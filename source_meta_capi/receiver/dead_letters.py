@@ -6,7 +6,9 @@ redriven. When an event cannot be normalized safely (user_data or custom_data of
 type), only its field names are kept: raw personal data never reaches a dead letter.
 
 `dead_letter_id` is derived from what the letter is about, so a retried request or a second
-forwarder writing the same letter produces the same id and the stream dedups on it.
+forwarder writing the same letter produces the same id and the stream dedups on it. For intake
+letters that is the request's content (body digest + event index), not its batch id: every
+accepted request gets a new batch id, a retry included (staging-format.md).
 """
 
 from __future__ import annotations
@@ -50,6 +52,14 @@ def safe_event_copy(event: Any, default_country: Optional[str] = None) -> Option
             return normalize_event(event, default_country).event
         except Exception:  # normalization was not designed for invalid input; fall back to names
             pass
+    return field_names_copy(event)
+
+
+def field_names_copy(event: Any) -> Optional[dict[str, Any]]:
+    """Only the event's top-level field names (truncated): what a letter keeps of an event it
+    cannot carry whole."""
+    if not isinstance(event, Mapping):
+        return None
     return {"fields": sorted(str(key)[:100] for key in event)[:_MAX_FIELD_NAMES]}
 
 
@@ -61,12 +71,18 @@ def intake_dead_letter(
     event: Any,
     rejections: Sequence[EventRejection],
     default_country: Optional[str] = None,
+    *,
+    content_digest: Optional[str] = None,
 ) -> dict[str, Any]:
-    """The letter of an event refused at intake, carrying every reason it was refused."""
+    """The letter of an event refused at intake, carrying every reason it was refused.
+
+    Its id comes from `content_digest` (the request body's digest) and the event's index, so a
+    retried request writes the same letter under the same id; without a digest, from the batch.
+    """
     first = rejections[0]
     copy = safe_event_copy(event, default_country)
     return {
-        "dead_letter_id": dead_letter_id(pixel_id, batch_id, STAGE_INTAKE, str(index)),
+        "dead_letter_id": dead_letter_id(pixel_id, content_digest or batch_id, STAGE_INTAKE, str(index)),
         "pixel_id": pixel_id,
         "stage": STAGE_INTAKE,
         "reason": "; ".join(f"{r.field}: {r.reason}" for r in rejections)[:_MAX_TEXT],

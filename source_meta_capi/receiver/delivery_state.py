@@ -2,7 +2,11 @@
 dead letters. Read by the redrive and reconcile jobs (read-only, safe beside the receiver).
 
 An event is *delivered* when a successful status record lists it, *dead-lettered* when a dead
-letter names it, and *pending* otherwise. Everything is derived from write-once objects, so a
+letter names it, and *pending* otherwise. A retried request is staged again under a new batch id
+(staging-format.md, "Retries are safe"), so one event can sit in several batches of a pixel: a
+copy counts as delivered when any batch delivered the same `event_name` + `event_id` (Meta's
+dedup key), and an uncertain attempt of any copy holds for all of them (the 47 h rule of
+jobs.py). Everything is derived from write-once objects, so a
 scan is a consistent-enough snapshot: anything written after it started is seen by the next run.
 """
 
@@ -40,11 +44,18 @@ class BatchState:
     dead_lettered: dict[str, str] = field(default_factory=dict)
     replayable_letters: dict[str, dict[str, Any]] = field(default_factory=dict)
     intake_rejected: int = 0
+    # Events of this batch that another batch of the pixel delivered (a retry's copy, or the
+    # original of this retry).
+    delivered_elsewhere: set[str] = field(default_factory=set)
 
     @property
     def pending_ids(self) -> list[str]:
-        """Staged events neither delivered nor dead-lettered, in staging order."""
-        return [i for i in self.events if i not in self.delivered and i not in self.dead_lettered]
+        """Staged events neither delivered (here or by a copy) nor dead-lettered, in staging order."""
+        return [
+            i
+            for i in self.events
+            if i not in self.delivered and i not in self.dead_lettered and i not in self.delivered_elsewhere
+        ]
 
     @property
     def rejected_by_meta(self) -> int:
@@ -104,6 +115,7 @@ def scan_pixel(
         elif record.get("http_status") in _UNCERTAIN_STATUSES and isinstance(record.get("started_at"), str):
             started = parse_iso_utc(record["started_at"])
             state.first_uncertain_at = min(state.first_uncertain_at or started, started)
+    intake_letters: set[Any] = set()
     for _, record in _records(reader, ObjectKind.DEAD_LETTERS, pixel_id, since, None):
         state = batch(record)
         if state is None:
@@ -111,14 +123,51 @@ def scan_pixel(
         stage = str(record.get("stage"))
         event_id = record.get("event_id")
         if stage == "intake":
-            state.intake_rejected += 1
+            # A retried request writes its intake letters again, under the same ids.
+            letter_id = record.get("dead_letter_id")
+            if letter_id not in intake_letters:
+                intake_letters.add(letter_id)
+                state.intake_rejected += 1
             continue
         if not isinstance(event_id, str):
             continue
         state.dead_lettered.setdefault(event_id, stage)
         if record.get("replayable") is True and isinstance(record.get("event"), dict):
             state.replayable_letters.setdefault(event_id, record)
+    _share_between_copies(batches)
     return batches
+
+
+def _share_between_copies(batches: dict[str, BatchState]) -> None:
+    """What one copy of an event went through holds for every copy of it in the pixel."""
+    delivered: set[tuple[Optional[str], str]] = set()
+    delivered_any_name: set[str] = set()
+    uncertain_at: dict[str, datetime] = {}
+    for state in batches.values():
+        for event_id in state.delivered:
+            record = state.events.get(event_id)
+            if record is None:
+                # The delivering batch's events were not read (too young or too old for the
+                # scan): its name is unknown, so any copy of the id counts as delivered.
+                delivered_any_name.add(event_id)
+            else:
+                delivered.add((record.get("event_name"), event_id))
+        if state.first_uncertain_at is not None:
+            for event_id in state.attempted - state.delivered:
+                known = uncertain_at.get(event_id)
+                uncertain_at[event_id] = min(known or state.first_uncertain_at, state.first_uncertain_at)
+    if not delivered and not delivered_any_name and not uncertain_at:
+        return
+    for state in batches.values():
+        for event_id, record in state.events.items():
+            if event_id in state.delivered:
+                continue
+            if event_id in delivered_any_name or (record.get("event_name"), event_id) in delivered:
+                state.delivered_elsewhere.add(event_id)
+            elif event_id in uncertain_at:
+                state.attempted.add(event_id)
+                moment = uncertain_at[event_id]
+                state.first_uncertain_at = min(state.first_uncertain_at or moment, moment)
 
 
 def _records(

@@ -35,6 +35,18 @@ from source_meta_capi.staging.store import StoreError
 from source_meta_capi.staging.writer import StagingWriter
 
 _DEADLINE_REASON = "deadline reached"
+# Meta keeps the first event_name + event_id for 48 h from when it received it, which cannot be
+# before the event happened. A retried request is staged and forwarded again without looking
+# anything up, so the receiver forwards only events younger than this (1 h margin): a copy Meta
+# may already hold is then still inside its dedup window. Older events are left to redrive,
+# which checks the pixel's delivery history before sending.
+RESEND_SAFE_AGE_S = 47 * 3600
+
+
+def resend_safe(event: Mapping[str, Any], now: float) -> bool:
+    """Whether Meta would deduplicate this event against any copy it may already have."""
+    event_time = event.get("event_time")
+    return isinstance(event_time, int) and now - event_time < RESEND_SAFE_AGE_S
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,6 @@ routes, so both routes name their first segment `{node}`: the version in
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Mapping
 from typing import Any, Optional, Protocol
@@ -50,7 +49,7 @@ from source_meta_capi.receiver.graph_requests import (
 )
 from source_meta_capi.receiver.http_messages import ApiError, RequestHeaders, check_content_encoding, request_id_of
 from source_meta_capi.receiver.json_logging import log
-from source_meta_capi.receiver.pipeline import BodyError, Intake, RequestContext, batch_id_for
+from source_meta_capi.receiver.pipeline import BodyError, Intake, RequestContext, body_digest, new_batch_id
 from source_meta_capi.receiver.runtime import ReceiverRuntime
 
 VERSIONED_ROUTE = "/{node}/{pixel_id}/events"
@@ -69,8 +68,8 @@ class IntakeSteps(Protocol):
 
     async def process(self, body: Any, context: RequestContext, size: int) -> Intake: ...
 
-    # Returns once the intake is durable (what it returns is not used here).
-    async def stage(self, intake: Intake) -> object: ...
+    # Returns once the intake is durable.
+    async def stage(self, intake: Intake) -> None: ...
 
     def record_staged(self, intake: Intake) -> None: ...
 
@@ -137,10 +136,9 @@ class GraphEndpoint:
         if not rt.settings.allows_pixel(pixel_id):
             # After authentication, as on the signed route, so that pixels cannot be probed.
             raise object_not_found(pixel_id)
-        # No idempotency key: a repeated request is staged again, which is harmless (events keep
-        # their identity; the source and Meta deduplicate), so each request is its own batch.
-        batch_id = batch_id_for(pixel_id, "graph:" + os.urandom(16).hex())
-        context = RequestContext(pixel_id, request_id, batch_id, f"verified:{scheme}")
+        # A repeated request is staged again, which is harmless (events keep their identity; the
+        # source and Meta deduplicate); the body digest keeps its intake dead-letter ids stable.
+        context = RequestContext(pixel_id, request_id, new_batch_id(), f"verified:{scheme}", None, body_digest(raw))
         try:
             intake = await steps.process(parsed.body, context, len(raw))
         except BodyError as error:

@@ -2,28 +2,24 @@
 
 Each pixel has a lane. A request joins its lane's pending group; while one group is being
 written, the next one fills up, so under load one PUT carries many requests (DESIGN.md,
-"Throughput"). Requests are claimed first (staging/idempotency.py): a new request claims attempt
-1 straight away, and only a request whose claim is lost looks the key up, to replay the original
-answer, to wait (409) while the original is in flight, or to claim the next attempt when every
-earlier one was abandoned. A group is written in three steps, and every request is answered
-only after the write that holds its events succeeded:
+"Throughput"). Nothing is written per request: a group commit writes at most two objects, in
+this order, and every member is answered only after both are durable:
 
-1. Claims: every request of the group claims its idempotency key for the group's planned object
-   stem, in one store call (`claim_many`): on the local store the claims are created without
-   an fsync each and made durable together, on S3 they are concurrent conditional puts; a store
-   wrapper without group puts gets one claim per request, in parallel. Either way every claim is
-   durable before step 2. A request that loses its claim to a concurrent duplicate is left out
-   (and looks the key up). If any claim fails with a store error, the whole group is abandoned
-   (503): a claim that may have been written must never point at an object that lacks its
-   events, and abandoning is the ledger's crash path (the claims expire after the commit
-   deadline).
-2. Dead letters of the group's rejected events, as one object (ids are deterministic, so a retry
-   after a failure rewrites the same letters rather than new ones).
-3. The events object, retried on transient store errors until the commit deadline nears.
+1. the dead letters of the group's rejected events, as one object (ids derive from content, so
+   a retry after a crash rewrites the same letters rather than new ones);
+2. the events object, retried on transient store errors until the commit deadline nears.
 
-Then one "batch staged" log line names the group's requests, and every member is answered.
-A request whose events were all rejected has no events object; its claim points at its
-dead-letter object instead.
+Records arrive encoded (pipeline.py encodes each event when its request is processed, and
+refuses the one that cannot be encoded), so a group only joins lines and compresses them once:
+no member's data can fail its neighbours, and only a store failure abandons a group (503 for its
+members, nothing of it relied on). A request whose events were all rejected joins the group too
+(its letters go into the group's dead-letters object).
+
+Retries are not looked up: a retried request is processed and staged again, under a new batch
+id, with the same event identities (staging-format.md, "Retries are safe"). That is what lets a
+group cost one or two PUTs whatever the number of requests in it.
+
+Then one "batch staged" log line names the group's requests.
 """
 
 from __future__ import annotations
@@ -32,7 +28,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, Optional, TypeVar
@@ -40,27 +36,20 @@ from typing import Any, Optional, TypeVar
 from source_meta_capi.receiver.json_logging import log
 from source_meta_capi.receiver.metrics import ReceiverMetrics
 from source_meta_capi.receiver.pipeline import Intake
-from source_meta_capi.staging.idempotency import ClaimRequest, IdempotencyLedger, LedgerOutcome
 from source_meta_capi.staging.keys import ObjectKind
-from source_meta_capi.staging.store import StoreError, StoreUnavailableError
+from source_meta_capi.staging.records import encode_line
+from source_meta_capi.staging.store import StoreUnavailableError
 from source_meta_capi.staging.writer import CommitDeadlineExceededError, PlannedObject, StagedObject, StagingWriter
 
 T = TypeVar("T")
 COMMITTED = "committed"
-REPLAYED = "replayed"
-IN_PROGRESS = "in_progress"
-# Internal: the claim was lost, the key must be looked up.
-_CLAIM_LOST = "claim_lost"
-# Attempts abandoned by crashed or timed-out writers are skipped one lookup at a time; more than a
-# few in a row means the key is contended, and the caller retries later.
-MAX_CLAIM_ROUNDS = 4
 # Request ids per "batch staged" line: one line for any usual group, bounded lines for huge ones.
 _LOG_REQUESTS_PER_LINE = 200
 _LOG_EVENT_IDS_PER_LINE = 200
 
 
 class GroupAbandonedError(StoreUnavailableError):
-    """The group could not be staged; nothing of it is visible. Retry after `retry_after_s`."""
+    """The group could not be staged; nothing of it may be relied on. Retry after `retry_after_s`."""
 
     def __init__(self, message: str, retry_after_s: int) -> None:
         super().__init__(message)
@@ -69,28 +58,24 @@ class GroupAbandonedError(StoreUnavailableError):
 
 @dataclass(frozen=True)
 class CommitOutcome:
-    """`committed` (with the key of the object holding the events), `replayed` (an earlier
-    attempt was accepted: `response` is its answer) or `in_progress` (retry after
-    `retry_after_s`)."""
+    """`committed`, with the key of the object holding the request's events (or, when all were
+    rejected, its dead letters) and the number of requests that shared the group."""
 
     status: str
     object_key: Optional[str] = None
     group_requests: int = 1
-    response: Optional[Mapping[str, Any]] = None
-    retry_after_s: int = 0
 
 
 @dataclass
 class _Member:
     intake: Intake
-    idempotency_key: str
-    attempt: int
-    response: Mapping[str, Any]
+    event_lines: list[bytes]
+    letter_lines: list[bytes]
     future: asyncio.Future[CommitOutcome]
 
     @property
     def event_count(self) -> int:
-        return max(1, len(self.intake.accepted))
+        return max(1, len(self.event_lines))
 
 
 @dataclass
@@ -100,72 +85,40 @@ class _Lane:
 
 
 class GroupCommitter:
-    """Stages accepted requests durably, sharing object writes between concurrent requests."""
+    """Stages processed requests durably, sharing object writes between concurrent requests."""
 
     def __init__(
         self,
         writer: StagingWriter,
-        ledger: IdempotencyLedger,
         executor: Executor,
         metrics: ReceiverMetrics,
         *,
         max_events: int = 5000,
         linger_s: float = 0.0,
         retry_after_s: int = 60,
-        lookup_retry_after_s: int = 5,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._writer = writer
-        self._ledger = ledger
         self._executor = executor
         self._metrics = metrics
         self._max_events = max_events
         self._linger_s = linger_s
-        # A claimed-but-abandoned attempt blocks its key until the ledger's in-flight window ends.
         self._retry_after_s = retry_after_s
-        self._lookup_retry_after_s = lookup_retry_after_s
         self._monotonic = monotonic
         self._lanes: dict[str, _Lane] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def submit(self, intake: Intake, idempotency_key: str, response: Mapping[str, Any]) -> CommitOutcome:
-        """Stage a processed request exactly once; returns once its objects are durable.
+    async def submit(self, intake: Intake) -> CommitOutcome:
+        """Stage a processed request (accepted events and dead letters); returns once durable.
 
-        A request with accepted events joins its pixel's group; one whose events were all
-        rejected stages its dead letters, claimed the same way, so that a sender retrying the 4xx
-        does not dead-letter the same events again. `response` is the answer a retry replays.
-        Raises GroupAbandonedError (503) when the store failed; nothing of the request is visible.
+        Raises GroupAbandonedError (503) when the store failed.
         """
-        pixel_id = intake.context.pixel_id
-        attempt = 1
-        for _ in range(MAX_CLAIM_ROUNDS):
-            if intake.accepted:
-                outcome = await self._join_group(intake, idempotency_key, attempt, response)
-            else:
-                outcome = await self._commit_rejected(intake, idempotency_key, attempt, response)
-            if outcome.status == COMMITTED:
-                return outcome
-            # The claim was lost: a retry of an accepted request, one still in flight, or an
-            # earlier attempt that was abandoned.
-            try:
-                lookup = await self._io(self._ledger.lookup, pixel_id, idempotency_key)
-            except StoreError as error:
-                self._metrics.child(self._metrics.store_errors, "lookup").inc()
-                raise GroupAbandonedError(
-                    f"idempotency lookup failed: {type(error).__name__}", self._lookup_retry_after_s
-                ) from error
-            if lookup.outcome is LedgerOutcome.REPLAY and lookup.response is not None:
-                return CommitOutcome(REPLAYED, response=lookup.response)
-            if lookup.outcome is not LedgerOutcome.NEW or lookup.next_attempt <= attempt:
-                return CommitOutcome(IN_PROGRESS, retry_after_s=max(1, lookup.retry_after_s))
-            attempt = lookup.next_attempt
-        return CommitOutcome(IN_PROGRESS, retry_after_s=self._retry_after_s)
-
-    async def _join_group(
-        self, intake: Intake, idempotency_key: str, attempt: int, response: Mapping[str, Any]
-    ) -> CommitOutcome:
+        event_lines = [event.line or encode_line(event.record) for event in intake.accepted]
+        letter_lines = list(intake.dead_letter_lines) or [encode_line(letter) for letter in intake.dead_letters]
+        if not event_lines and not letter_lines:
+            return CommitOutcome(COMMITTED)
         loop = asyncio.get_running_loop()
-        member = _Member(intake, idempotency_key, attempt, response, loop.create_future())
+        member = _Member(intake, event_lines, letter_lines, loop.create_future())
         pixel_id = intake.context.pixel_id
         lane = self._lanes.setdefault(pixel_id, _Lane())
         lane.pending.append(member)
@@ -176,23 +129,6 @@ class GroupCommitter:
             task.add_done_callback(self._tasks.discard)
         # Shielded: a client that disconnects must not cancel the answer other code resolves.
         return await asyncio.shield(member.future)
-
-    async def _commit_rejected(
-        self, intake: Intake, idempotency_key: str, attempt: int, response: Mapping[str, Any]
-    ) -> CommitOutcome:
-        pixel_id = intake.context.pixel_id
-        planned = self._writer.plan(ObjectKind.DEAD_LETTERS, pixel_id)
-        try:
-            won = await self._io(self._ledger.claim, pixel_id, idempotency_key, attempt, planned.stem, response)
-        except StoreUnavailableError as error:
-            self._metrics.child(self._metrics.store_errors, "claim").inc()
-            raise GroupAbandonedError(f"idempotency claim failed: {error}", self._retry_after_s) from error
-        if not won:
-            return CommitOutcome(_CLAIM_LOST)
-        staged = await self._commit(planned, list(intake.dead_letters), "dead_letters")
-        self._count_staged(pixel_id, [intake], 0)
-        _log_staged(pixel_id, [intake], staged.key)
-        return CommitOutcome(COMMITTED, staged.key)
 
     async def _drain(self, pixel_id: str, lane: _Lane) -> None:
         try:
@@ -219,51 +155,34 @@ class GroupCommitter:
 
     async def _commit_group(self, pixel_id: str, group: list[_Member]) -> None:
         started = self._monotonic()
-        planned = self._writer.plan(ObjectKind.EVENTS, pixel_id)
-        claims = await self._claim(pixel_id, group, planned.stem)
-        failures = [c for c in claims if isinstance(c, BaseException)]
-        if failures:
-            self._metrics.child(self._metrics.store_errors, "claim").inc()
-            raise GroupAbandonedError(f"idempotency claim failed: {type(failures[0]).__name__}", self._retry_after_s)
-        winners = [m for m, won in zip(group, claims, strict=True) if won is True]
-        for member, won in zip(group, claims, strict=True):
-            if won is not True:
-                _resolve(member.future, CommitOutcome(_CLAIM_LOST))
-        if not winners:
-            return
-        intakes = [m.intake for m in winners]
-        dead_letters = [letter for intake in intakes for letter in intake.dead_letters]
-        if dead_letters:
-            await self._commit(self._writer.plan(ObjectKind.DEAD_LETTERS, pixel_id), dead_letters, "dead_letters")
-        records = [event.record for intake in intakes for event in intake.accepted]
-        staged = await self._commit(planned, records, "events")
-        self._count_staged(pixel_id, intakes, len(records))
-        self._metrics.group_commit_requests.observe(len(winners))
+        event_lines = [line for member in group for line in member.event_lines]
+        letter_lines = [line for member in group for line in member.letter_lines]
+        # Planned (arrival stamped, deadline started) before anything is written.
+        events_planned = self._writer.plan(ObjectKind.EVENTS, pixel_id) if event_lines else None
+        staged: Optional[StagedObject] = None
+        if letter_lines:
+            # Before the events: a crash between the two leaves letters that the retry writes
+            # again under the same ids (deduplicated), rather than events without their letters.
+            planned = self._writer.plan(ObjectKind.DEAD_LETTERS, pixel_id)
+            staged = await self._commit(planned, letter_lines, "dead_letters")
+        if events_planned is not None:
+            staged = await self._commit(events_planned, event_lines, "events")
+        assert staged is not None
+        intakes = [member.intake for member in group]
+        self._count_staged(pixel_id, intakes, len(event_lines))
+        self._metrics.group_commit_requests.observe(len(group))
         self._metrics.commit_seconds.observe(self._monotonic() - started)
         _log_staged(pixel_id, intakes, staged.key)
-        outcome = CommitOutcome(COMMITTED, staged.key, len(winners))
-        for member in winners:
+        outcome = CommitOutcome(COMMITTED, staged.key, len(group))
+        for member in group:
             _resolve(member.future, outcome)
 
-    async def _claim(self, pixel_id: str, group: Sequence[_Member], stem: str) -> Sequence[bool | BaseException]:
-        """Every member's claim, durable when this returns; an exception per failed claim."""
-        if self._ledger.claims_in_groups:
-            requests = [ClaimRequest(m.idempotency_key, m.attempt, m.response) for m in group]
-            try:
-                return await self._io(self._ledger.claim_many, pixel_id, requests, stem)
-            except StoreError as error:
-                return [error] * len(group)
-        return await asyncio.gather(
-            *(self._io(self._ledger.claim, pixel_id, m.idempotency_key, m.attempt, stem, m.response) for m in group),
-            return_exceptions=True,
-        )
-
-    async def _commit(self, planned: PlannedObject, records: Sequence[Mapping[str, Any]], kind: str) -> StagedObject:
+    async def _commit(self, planned: PlannedObject, lines: Sequence[bytes], kind: str) -> StagedObject:
         """Commit with retries on transient errors; the same key and content make a retry idempotent."""
         delay = 0.05
         while True:
             try:
-                staged = await self._io(self._writer.commit, planned, records)
+                staged = await self._io(self._writer.commit_lines, planned, lines)
                 self._metrics.child(self._metrics.objects_staged, kind).inc()
                 return staged
             except CommitDeadlineExceededError as error:

@@ -40,7 +40,7 @@ def headers_too_large(request: Request) -> bool:
 
 
 def answer_for(intake: Intake) -> tuple[int, dict[str, Any]]:
-    """The status and body answering a processed batch (also what an idempotent replay returns)."""
+    """The status and body answering a processed batch."""
     context = intake.context
     rejections = [rejection_json(r) for r in intake.rejections]
     body: dict[str, Any] = {

@@ -8,8 +8,9 @@ Both are idempotent and safe to run concurrently with receivers and with each ot
    are sent again, only their pending events, from the staged copy.
 2. Replayable dead letters (retry budget exhausted, token failures) whose event was not
    delivered since are replayed from the letter's copy, without writing new letters on failure.
-Never duplicating what Meta received: events a status shows as delivered are never resent; a
-batch is only touched under a lease (leases.py) granted after every earlier forwarder of it
+Never duplicating what Meta received: events a status shows as delivered, in this batch or in
+another batch holding a copy (a retried request is staged again under a new batch id), are never
+resent, and a copy is sent at most once per run; a batch is only touched under a lease (leases.py) granted after every earlier forwarder of it
 finished, and only once it is older than the receiver's own forwarding window; events whose
 first uncertain attempt (timeout, 5xx) is older than Meta's 48 h dedup window are dead-lettered
 instead of resent, and events outside Meta's 7-day (62 for physical_store) window expire.
@@ -88,8 +89,9 @@ def redrive(
         batches = scan_pixel(
             reader, pixel_id, scan_started - timedelta(days=window_days), scan_started - timedelta(seconds=min_age)
         )
+        sent: set[tuple[Any, str]] = set()  # (event_name, event_id) sent by this run for the pixel
         for state in batches.values():
-            _redrive_batch(runtime, state, leases, report, scan_started, lease_s, dry_run)
+            _redrive_batch(runtime, state, leases, report, scan_started, lease_s, dry_run, sent)
     log(logging.INFO, "redrive finished", count=report.events_sent, delivered=report.delivered)
     return report
 
@@ -102,8 +104,11 @@ def _redrive_batch(
     now: datetime,
     lease_s: float,
     dry_run: bool,
+    sent: set[tuple[Any, str]],
 ) -> None:
-    pending = [state.events[i] for i in state.pending_ids]
+    # Copies of one event in several batches (retries) go out once per run.
+    pending = [state.events[i] for i in state.pending_ids if (state.events[i].get("event_name"), i) not in sent]
+    sent.update((event.get("event_name"), str(event.get("event_id"))) for event in pending)
     letters = [letter for event_id, letter in state.replayable_letters.items() if event_id not in state.delivered]
     if not pending and not letters:
         return

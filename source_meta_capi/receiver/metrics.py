@@ -73,9 +73,6 @@ class ReceiverMetrics:
         self.objects_staged = Counter(
             "meta_capi_receiver_objects_staged", "Objects written, by kind.", ["kind"], registry=r
         )
-        self.replays = Counter(
-            "meta_capi_receiver_idempotent_replays", "Retried requests answered with the original result.", registry=r
-        )
         self.group_commit_requests = Histogram(
             "meta_capi_receiver_group_commit_requests",
             "Requests sharing one events object.",
@@ -84,7 +81,7 @@ class ReceiverMetrics:
         )
         self.commit_seconds = Histogram(
             "meta_capi_receiver_commit_seconds",
-            "Time to claim and stage a group.",
+            "Time to stage a group (its dead-letters and events objects).",
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )

@@ -1,15 +1,18 @@
 """The request pipeline after authentication: parse → validate → normalize + hash → records.
 
 Pure (no I/O): turns a verified raw body into the records to stage (events and dead letters),
-the events to forward, and the answer's rejections. Staging and forwarding happen elsewhere
+each already encoded to its JSON line, the events to forward, and the answer's rejections. Staging and forwarding happen elsewhere
 (group_commit.py, forwarding.py). Meta rejects a whole batch for one bad event (fact sheet §1.2),
-so bad events are isolated here: good ones go on, bad ones are answered and dead-lettered.
+so bad events are isolated here: good ones go on, bad ones are answered and dead-lettered. An
+event whose record cannot be encoded (JSON nested past orjson's limit) is one of the bad ones:
+encoding happens here, per event, so it can never fail the group commit it would have joined.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -21,7 +24,8 @@ import orjson
 from source_meta_capi.capi.event_normalization import normalize_event
 from source_meta_capi.capi.event_validation import EventRejection, event_id_of, validate_batch
 from source_meta_capi.capi.user_data_normalization import pseudonymize
-from source_meta_capi.receiver.dead_letters import intake_dead_letter
+from source_meta_capi.receiver.dead_letters import field_names_copy, intake_dead_letter
+from source_meta_capi.staging.records import encode_line
 
 GENERATED_EVENT_ID_PREFIX = "capi-"
 # The field a rejection names when the pixel does not take test events.
@@ -41,18 +45,25 @@ class BodyError(Exception):
 
 @dataclass(frozen=True)
 class RequestContext:
-    """Who sent the batch and how it is identified."""
+    """Who sent the batch and how it is identified.
+
+    `batch_id` is unique per accepted request (`new_batch_id`); `body_digest` (`body_digest`
+    of the raw bytes) is what a retry shares with the original: intake dead letters take their
+    ids from it.
+    """
 
     pixel_id: str
     request_id: str
     batch_id: str
     signature_status: str
     webhook_id: Optional[str] = None
+    body_digest: Optional[str] = None
 
 
 @dataclass(frozen=True)
 class AcceptedEvent:
-    """One event ready to stage (`record`, without the writer's fields) and forward (`forward`)."""
+    """One event ready to stage (`record`, without the writer's fields; `line`, the record
+    encoded by `records.encode_line`) and forward (`forward`)."""
 
     index: int
     event_id: str
@@ -60,6 +71,7 @@ class AcceptedEvent:
     forward: dict[str, Any]
     # WarningKind of each normalization warning, for the normalization_warnings metric.
     warning_kinds: tuple[str, ...] = ()
+    line: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -74,19 +86,22 @@ class Intake:
     test_event_code: Optional[str] = None
     partner_agent: Optional[str] = None
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    # `dead_letters` encoded by `records.encode_line` (same order); empty: not encoded yet.
+    dead_letter_lines: tuple[bytes, ...] = ()
 
     @property
     def accepted_event_ids(self) -> list[str]:
         return [event.event_id for event in self.accepted]
 
 
-def batch_id_for(pixel_id: str, idempotency_key: str) -> str:
-    """A request's batch id: derived from its idempotency key, so a retry keeps its batch id."""
-    return "b" + hashlib.sha256(f"{pixel_id}\x1f{idempotency_key}".encode("utf-8", "surrogatepass")).hexdigest()[:31]
+def new_batch_id() -> str:
+    """A fresh batch id for an accepted request: unique, so that a retried request forwarded
+    again never reuses the `(pixel_id, batch_id, attempt)` keys of the original's statuses."""
+    return "b" + secrets.token_hex(16)[:31]
 
 
 def body_digest(raw: bytes) -> str:
-    """The idempotency key of a request without webhook-id."""
+    """What identifies a request's content: the same for a retry, new for a different body."""
     return "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
@@ -204,16 +219,31 @@ def process(
             event_id_generated=was_generated,
             normalization_warnings=[f"{w.field}: {w.reason}" for w in normalized.warnings],
         )
+        try:
+            line = encode_line(record)
+        except TypeError as error:
+            field_name, reason = _unencodable(record, error)
+            rejections.append(EventRejection(index, event_id_of(events[index]), field_name, reason))
+            continue
         kinds = tuple(warning.kind for warning in normalized.warnings)
-        accepted.append(AcceptedEvent(index, event_id, record, forward, kinds))
+        accepted.append(AcceptedEvent(index, event_id, record, forward, kinds, line))
     rejections.sort(key=lambda r: r.index if r.index is not None else -1)
     by_index: dict[int, list[EventRejection]] = {}
     for rejection in rejections:
         if rejection.index is not None:
             by_index.setdefault(rejection.index, []).append(rejection)
     dead_letters = tuple(
-        intake_dead_letter(
-            context.pixel_id, context.batch_id, context.request_id, index, events[index], reasons, default_country
+        _encodable(
+            intake_dead_letter(
+                context.pixel_id,
+                context.batch_id,
+                context.request_id,
+                index,
+                events[index],
+                reasons,
+                default_country,
+                content_digest=context.body_digest,
+            )
         )
         for index, reasons in sorted(by_index.items())
     )
@@ -222,10 +252,34 @@ def process(
         events_received=len(events),
         accepted=tuple(accepted),
         rejections=tuple(rejections),
-        dead_letters=dead_letters,
+        dead_letters=tuple(letter for letter, _ in dead_letters),
         test_event_code=validation.test_event_code,
         partner_agent=validation.partner_agent,
+        dead_letter_lines=tuple(line for _, line in dead_letters),
     )
+
+
+def _unencodable(record: Mapping[str, Any], error: TypeError) -> tuple[str, str]:
+    """The field whose value cannot be staged, and why (never the value)."""
+    field_name = "event"
+    for key, value in record.items():
+        try:
+            encode_line({key: value})
+        except TypeError:
+            field_name = str(key)[:100]
+            break
+    why = "is nested too deeply" if "ecursion" in str(error) else "is not representable as JSON"
+    return field_name, f"{field_name} {why} to be staged (JSON nesting is limited to 254 levels)"
+
+
+def _encodable(letter: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+    """A dead letter and its line; a letter whose event copy cannot be encoded keeps only the
+    event's field names (a letter must never fail the group commit it joins)."""
+    try:
+        return letter, encode_line(letter)
+    except TypeError:
+        safe = {**letter, "event": field_names_copy(letter.get("event"))}
+        return safe, encode_line(safe)
 
 
 def derive_event_id(event: Mapping[str, Any]) -> str:

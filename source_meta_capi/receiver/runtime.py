@@ -20,14 +20,14 @@ from source_meta_capi.receiver.forwarding import Forwarder
 from source_meta_capi.receiver.group_commit import GroupCommitter
 from source_meta_capi.receiver.metrics import ReceiverMetrics
 from source_meta_capi.receiver.settings import ReceiverSettings
-from source_meta_capi.staging.idempotency import IdempotencyLedger
 from source_meta_capi.staging.local_store import LocalFolderStore
 from source_meta_capi.staging.open_store import open_store
 from source_meta_capi.staging.store import ObjectStore
 from source_meta_capi.staging.writer import StagingWriter
 
-# The ledger treats a claim younger than the commit deadline plus this margin as in flight.
-CLOCK_SKEW_MARGIN_S = 30.0
+# Retry-After of a 503 when the store failed: nothing to wait for but the store (a retry is
+# staged afresh, whatever became of the failed attempt), so seconds rather than the deadline.
+STORE_RETRY_AFTER_S = 5
 
 
 @dataclass
@@ -37,7 +37,6 @@ class ReceiverRuntime:
     settings: ReceiverSettings
     store: ObjectStore
     writer: StagingWriter
-    ledger: IdempotencyLedger
     executor: ThreadPoolExecutor
     metrics: ReceiverMetrics
     committer: GroupCommitter
@@ -47,8 +46,8 @@ class ReceiverRuntime:
 
     @property
     def retry_after_s(self) -> int:
-        """How long a caller must wait before a retry of an abandoned request can be claimed."""
-        return int(self.settings.commit_deadline_s + CLOCK_SKEW_MARGIN_S) + 1
+        """The Retry-After of a 503 answered because the store failed."""
+        return STORE_RETRY_AFTER_S
 
     def close(self) -> None:
         """Stop the background forwarder and the I/O threads."""
@@ -68,7 +67,7 @@ def build_runtime(
     events_client: Optional[CapiEventsClient] = None,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> ReceiverRuntime:
-    """Open the store and build the writer, ledger, committer and forwarders from settings.
+    """Open the store and build the writer, committer and forwarders from settings.
 
     `events_client` and `monotonic` replace the Meta client and the forwarding clock (tests
     inject a fake clock so backoff waits are recorded instead of slept).
@@ -80,17 +79,14 @@ def build_runtime(
     writer = StagingWriter(
         store, writer_id=settings.writer_id, commit_deadline_s=settings.commit_deadline_s, clock=utc_clock
     )
-    ledger = IdempotencyLedger(store, settings.commit_deadline_s, CLOCK_SKEW_MARGIN_S, clock=utc_clock)
     executor = ThreadPoolExecutor(max_workers=settings.io_threads, thread_name_prefix="meta-capi-io")
-    retry_after = int(settings.commit_deadline_s + CLOCK_SKEW_MARGIN_S) + 1
     committer = GroupCommitter(
         writer,
-        ledger,
         executor,
         metrics,
         max_events=settings.group_commit_max_events,
         linger_s=settings.group_commit_linger_ms / 1000,
-        retry_after_s=retry_after,
+        retry_after_s=STORE_RETRY_AFTER_S,
     )
     client = events_client or CapiEventsClient(
         settings.graph_base_url,
@@ -118,6 +114,4 @@ def build_runtime(
             batch_deadline_s=settings.forward_batch_deadline_s,
             max_start_age_s=settings.forward_max_start_age_s,
         )
-    return ReceiverRuntime(
-        settings, store, writer, ledger, executor, metrics, committer, forwarder, background, wall_clock
-    )
+    return ReceiverRuntime(settings, store, writer, executor, metrics, committer, forwarder, background, wall_clock)

@@ -269,7 +269,7 @@ class ReceiverSettings(BaseModel):
         "Extra wait for more requests to join a group commit; 0 = only those arriving while a write is in flight.",
         ge=0,
     )
-    io_threads: int = _env("META_CAPI_IO_THREADS", 32, "Threads for store I/O (claims, commits, lookups).", ge=1)
+    io_threads: int = _env("META_CAPI_IO_THREADS", 32, "Threads for store I/O (object commits).", ge=1)
     writer_id: Optional[str] = _env(
         "META_CAPI_WRITER_ID", None, "Writer id in object names ([a-z0-9], ≤32); empty = host + pid + random."
     )

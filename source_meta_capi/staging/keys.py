@@ -37,6 +37,9 @@ _KEY = re.compile(
     r"date=(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})/hour=(?P<hour>[0-9]{2})/(?P<name>[^/]+)"
 )
 ARRIVAL_FORMAT = "%Y%m%dT%H%M%S%fZ"
+# Version-1 writers kept idempotency claims here; nothing reads or writes it any more, but a
+# bucket staged by them still has it (a lifecycle rule expires it).
+IDEMPOTENCY_AREA = "idempotency"
 OBJECT_SUFFIX = ".jsonl.gz"
 
 

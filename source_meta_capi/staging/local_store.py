@@ -2,66 +2,28 @@
 
 from __future__ import annotations
 
-import ctypes
 import errno
-import itertools
 import os
-import secrets
 import stat
-import sys
 import uuid
 from pathlib import Path
-from typing import Callable, Iterator, List, Optional, Sequence
-
-import orjson
+from typing import Iterator, List, Optional
 
 from source_meta_capi.staging.store import (
     CorruptObjectError,
     ObjectNotFoundError,
     StoreAccessError,
-    StoreError,
     StoreUnavailableError,
 )
 
 _TEMP_PREFIX = ".tmp-"
-# A pack file starts with a byte no JSON or gzip object starts with; then a JSON header mapping
-# each key to (offset, length) in the payload that follows it.
-_PACK_MAGIC = b"\x00meta-capi-pack-1\n"
-# Bounded well below ext4's 65,000 links per inode.
-_PACK_MAX_OBJECTS = 1000
 # Reads never follow a symbolic link (an object or a folder pointing outside the bucket) and
-# never block on a FIFO or device named like an object (issue 14, finding 4).
+# never block on a FIFO or device named like an object: a bucket folder writable by others must
+# not become a way to read files outside it or to hang a sync.
 _READ_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
 _FOLDER_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_DIRECTORY
 # The largest object read (stored bytes); the receiver's group-commit objects are far smaller.
 MAX_STORED_OBJECT_BYTES = 256 * 1024 * 1024
-
-
-def _load_syncfs() -> Optional[Callable[[int], int]]:
-    """libc's syncfs(2), where it reports writeback errors (Linux 5.8+); None elsewhere.
-
-    Before 5.8 syncfs returned 0 even when writing back failed, so a group could be reported
-    durable after an I/O error; fsync has always reported them.
-    """
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        major, minor = (int(part) for part in os.uname().release.split(".")[:2])
-    except ValueError:
-        return None
-    if (major, minor) < (5, 8):
-        return None
-    try:
-        function = ctypes.CDLL(None, use_errno=True).syncfs
-    except (OSError, AttributeError):
-        return None
-    function.argtypes = [ctypes.c_int]
-    function.restype = ctypes.c_int
-    return function  # type: ignore[no-any-return]
-
-
-# Module-level so tests can switch a store to the portable per-file path.
-SYNCFS: Optional[Callable[[int], int]] = _load_syncfs()
 
 
 class LocalFolderStore:
@@ -74,9 +36,6 @@ class LocalFolderStore:
     def __init__(self, root: str) -> None:
         self._root = Path(root).expanduser().resolve()
         self._root_text = str(self._root)
-        # Temp names for grouped puts: unique per process without a uuid4 per object.
-        self._temp_stem = f"{_TEMP_PREFIX}{os.getpid()}{secrets.token_hex(6)}-"
-        self._temp_counter = itertools.count()
 
     @property
     def url(self) -> str:
@@ -98,8 +57,6 @@ class LocalFolderStore:
 
     def put_if_absent(self, key: str, data: bytes) -> bool:
         target = self._path(key)
-        if data.startswith(_PACK_MAGIC):
-            data = _pack([(key, data)])  # so that `get` cannot mistake it for a pack
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             temp = target.parent / f"{_TEMP_PREFIX}{uuid.uuid4().hex}"
@@ -122,103 +79,13 @@ class LocalFolderStore:
         except OSError as error:
             raise StoreUnavailableError(f"Cannot write {key} in {self.url}: {error.strerror}") from error
 
-    def put_many_if_absent(self, items: Sequence[tuple[str, bytes]]) -> list[bool | StoreError]:
-        """Create a group of small objects at the cost of a few: one file, a hard link per object,
-        one sync for the whole group.
-
-        The objects' bytes go into one pack file (a temp name), which is hard-linked under each
-        key: `link()` either creates the name or fails with EEXIST, atomically and across
-        processes, without a new inode per object, and the pack is complete before the first
-        link, so a reader never sees a partial object. `get` returns each key's own bytes from
-        its pack. Durability comes after every link: one syncfs(2) of the store's filesystem
-        (the pack, the links and the folders created for them), or, where syncfs is not
-        available, an fsync of the pack and of each folder that gained an entry. Until the call
-        returns, a created object is visible but may not survive a power loss: callers must not
-        write anything that relies on it before that.
-        """
-        results: list[bool | StoreError] = []
-        new_entries: set[str] = set()
-        syncfs = SYNCFS
-        try:
-            # syncfs reports a writeback error only to descriptors opened before it happened:
-            # open one per call, before this group writes anything, so every error that can
-            # touch the group reaches it (an unrelated one fails it too, on the safe side).
-            sync_descriptor = -1 if syncfs is None else self._open_root()
-            try:
-                for start in range(0, len(items), _PACK_MAX_OBJECTS):
-                    chunk = items[start : start + _PACK_MAX_OBJECTS]
-                    results.extend(self._put_pack(chunk, new_entries, fsync_pack=syncfs is None))
-                if any(result is True for result in results):
-                    _sync_group(syncfs, sync_descriptor, new_entries)
-            finally:
-                if sync_descriptor >= 0:
-                    os.close(sync_descriptor)
-        except OSError as error:
-            raise StoreUnavailableError(f"Cannot make writes durable in {self.url}: {error.strerror}") from error
-        return results
-
-    def _open_root(self) -> int:
-        try:
-            return os.open(self._root_text, os.O_RDONLY | os.O_CLOEXEC)
-        except FileNotFoundError:
-            self.ensure_exists()
-            return os.open(self._root_text, os.O_RDONLY | os.O_CLOEXEC)
-
-    def _put_pack(
-        self, items: Sequence[tuple[str, bytes]], new_entries: set[str], fsync_pack: bool
-    ) -> list[bool | StoreError]:
-        targets = [self._fs_path(key) for key, _ in items]
-        # Next to the first object's folder (claims: the pixel's folder), so the links stay on
-        # the same file system even if part of the store is mounted elsewhere.
-        first_folder = os.path.dirname(targets[0])
-        pack_folder = os.path.dirname(first_folder) if first_folder != self._root_text else first_folder
-        pack = f"{pack_folder}{os.sep}{self._temp_stem}{next(self._temp_counter)}"
-        try:
-            _make_directory(pack_folder, new_entries)
-            _write_new(pack, _pack(items), fsync_pack)
-        except OSError as error:
-            failed = self._error(items[0][0], error)
-            return [failed] * len(items)
-        results: list[bool | StoreError] = []
-        try:
-            for (key, _), target in zip(items, targets, strict=True):
-                directory = os.path.dirname(target)
-                try:
-                    _make_directory(directory, new_entries)
-                    os.link(pack, target)
-                except FileExistsError:
-                    results.append(False)
-                    continue
-                except OSError as error:
-                    results.append(self._error(key, error))
-                    continue
-                new_entries.add(directory)
-                results.append(True)
-        finally:
-            os.unlink(pack)
-        return results
-
-    def _error(self, key: str, error: OSError) -> StoreError:
-        if isinstance(error, PermissionError):
-            return StoreAccessError(f"Cannot write {key} in {self.url}: permission denied")
-        return StoreUnavailableError(f"Cannot write {key} in {self.url}: {error.strerror}")
-
-    def _fs_path(self, key: str) -> str:
-        # The same checks as _path, on strings: this runs once per claim on the hot path.
-        if not key or key.startswith("/") or "\\" in key or "\x00" in key:
-            raise ValueError(f"invalid store key {key!r}")
-        if any(part in ("", ".", "..") for part in key.split("/")):
-            raise ValueError(f"invalid store key {key!r}")
-        return self._root_text + os.sep + key.replace("/", os.sep)
-
     def get(self, key: str) -> bytes:
         """The object's bytes. Only a regular file inside the root is read: a symbolic link (at
         any level below the root), a FIFO or a device under an object's name is a corrupt object,
         reported without a byte of its content."""
         parts = self._path(key).relative_to(self._root).parts
         try:
-            data = self._read_regular(key, parts)
-            return _unpack(data, key, self.url) if data.startswith(_PACK_MAGIC) else data
+            return self._read_regular(key, parts)
         except FileNotFoundError as error:
             raise ObjectNotFoundError(f"{key} does not exist in {self.url}") from error
         except PermissionError as error:
@@ -348,74 +215,6 @@ class LocalFolderStore:
 
 
 _NOT_REGULAR = "not a regular file inside the bucket (a symbolic link, FIFO or device); not read"
-
-
-def _pack(items: Sequence[tuple[str, bytes]]) -> bytes:
-    """One file holding every item; a key given twice keeps its first bytes (the first link wins)."""
-    index: dict[str, list[int]] = {}
-    payload: list[bytes] = []
-    offset = 0
-    for key, data in items:
-        if key not in index:
-            index[key] = [offset, len(data)]
-            payload.append(data)
-            offset += len(data)
-    return b"".join((_PACK_MAGIC, orjson.dumps(index), b"\n", *payload))
-
-
-def _unpack(data: bytes, key: str, url: str) -> bytes:
-    # Every way a header can be wrong is a corrupt object (the sync's on_corrupt_object policy),
-    # never an exception a sync reports as transient and retries forever (issue 14, finding 5).
-    try:
-        header_end = data.index(b"\n", len(_PACK_MAGIC))
-        offset, length = orjson.loads(data[len(_PACK_MAGIC) : header_end])[key]
-        start, size = header_end + 1 + int(offset), int(length)
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, OverflowError) as error:
-        raise CorruptObjectError(key, f"damaged pack file in {url}") from error
-    if int(offset) < 0 or size < 0 or start + size > len(data):
-        raise CorruptObjectError(key, f"damaged pack file in {url}")
-    return data[start : start + size]
-
-
-def _write_new(path: str, data: bytes, fsync: bool) -> None:
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(descriptor, view) :]
-        if fsync:
-            os.fsync(descriptor)
-    except BaseException:
-        os.close(descriptor)
-        os.unlink(path)
-        raise
-    os.close(descriptor)
-
-
-def _sync_group(syncfs: Optional[Callable[[int], int]], sync_descriptor: int, new_entries: set[str]) -> None:
-    if syncfs is not None:
-        if syncfs(sync_descriptor) != 0:
-            code = ctypes.get_errno()
-            raise OSError(code, os.strerror(code))
-        return
-    # The pack was fsynced before its links; the names and the new folders are made durable here.
-    for directory in sorted(new_entries):
-        _fsync_directory(Path(directory))
-
-
-def _make_directory(directory: str, new_entries: set[str]) -> None:
-    """mkdir -p that records every folder gaining an entry (for the per-folder fsyncs)."""
-    try:
-        os.mkdir(directory)
-    except FileExistsError:
-        return
-    except FileNotFoundError:
-        _make_directory(os.path.dirname(directory), new_entries)
-        try:
-            os.mkdir(directory)
-        except FileExistsError:
-            return
-    new_entries.add(os.path.dirname(directory))
 
 
 def _fsync_directory(directory: Path) -> None:

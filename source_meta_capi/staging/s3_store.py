@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, Iterator, Optional
 
 import boto3
 from botocore.config import Config
@@ -22,9 +20,6 @@ from source_meta_capi.staging.store import (
 # The one object /readyz may create, and how long its verdict stands (see check_writable).
 WRITE_PROBE_KEY = "_probes/writable"
 WRITE_PROBE_INTERVAL_S = 300.0
-
-# Concurrent conditional puts of one group (claims); botocore's pool holds 64 connections.
-_GROUP_PUT_THREADS = 32
 
 _ACCESS_CODES = {
     "AccessDenied",
@@ -63,8 +58,6 @@ class S3Store:
                 max_pool_connections=64,
             ),
         )
-        self._group_pool: Optional[ThreadPoolExecutor] = None
-        self._group_pool_lock = threading.Lock()
         self._writable_until = 0.0
 
     @property
@@ -87,23 +80,6 @@ class S3Store:
             raise self._translate(error, f"write {key}") from error
         except (BotoCoreError, NoCredentialsError) as error:
             raise self._translate(error, f"write {key}") from error
-
-    def put_many_if_absent(self, items: Sequence[tuple[str, bytes]]) -> list[bool | StoreError]:
-        """One conditional put per object, concurrently: S3 has no cheaper way to make many keys
-        exclusive, and each put is durable when it returns."""
-        if len(items) <= 1:
-            return [self._put_result(item) for item in items]
-        with self._group_pool_lock:
-            if self._group_pool is None:
-                self._group_pool = ThreadPoolExecutor(_GROUP_PUT_THREADS, thread_name_prefix="meta-capi-s3-put")
-            pool = self._group_pool
-        return list(pool.map(self._put_result, items))
-
-    def _put_result(self, item: tuple[str, bytes]) -> bool | StoreError:
-        try:
-            return self.put_if_absent(*item)
-        except StoreError as error:
-            return error
 
     def get(self, key: str) -> bytes:
         try:

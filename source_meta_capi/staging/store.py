@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator, Optional, Protocol, Sequence, runtime_checkable
+from typing import Iterator, Optional, Protocol
 
 
 class StoreError(Exception):
@@ -78,24 +78,6 @@ class ObjectStore(Protocol):
 
     def check(self) -> None:
         """Raise StoreAccessError / StoreUnavailableError unless the store is reachable and listable."""
-        ...
-
-
-@runtime_checkable
-class GroupPutStore(ObjectStore, Protocol):
-    """A store that can create many small objects as one group (the idempotency claims of a group
-    commit). Optional: a store without it gets one `put_if_absent` per object.
-    """
-
-    def put_many_if_absent(self, items: Sequence[tuple[str, bytes]]) -> list[bool | StoreError]:
-        """`put_if_absent` for each `(key, data)`, one result per item, in order.
-
-        Each key is exclusive exactly as with `put_if_absent` (first writer wins, across
-        processes too): True means this call created it, False that it already existed, a
-        StoreError that this item failed. When the call returns, every object it reports created
-        is durable. A failure to make the group durable raises StoreUnavailableError: then none
-        of the group may be relied on (some of it may be visible, like an abandoned write).
-        """
         ...
 
 

@@ -19,7 +19,7 @@ from source_meta_capi.staging.keys import (
     validate_pixel_id,
     validate_writer_id,
 )
-from source_meta_capi.staging.records import CURSOR_FIELD, SCHEMA_VERSION, encode_records, iso_utc
+from source_meta_capi.staging.records import CURSOR_FIELD, encode_line, encode_lines, iso_utc, writer_suffix
 from source_meta_capi.staging.store import ObjectStore, StoreUnavailableError
 
 DEFAULT_COMMIT_DEADLINE_S = 30.0
@@ -37,8 +37,8 @@ class CommitDeadlineExceededError(StoreUnavailableError):
 class PlannedObject:
     """An object whose key is fixed except for its content digest.
 
-    The stem (`…/<arrival>-<writer>-`) is unique per writer and known before the content is, so
-    idempotency claims can point at an object before it is written.
+    The stem (`…/<arrival>-<writer>-`) is unique per writer and known before the content is; the
+    commit deadline runs from `started_monotonic`.
     """
 
     kind: ObjectKind
@@ -123,22 +123,25 @@ class StagingWriter:
     def commit(self, planned: PlannedObject, records: Sequence[Mapping[str, Any]]) -> StagedObject:
         """Write the records; each gets the envelope fields the writer owns (cursor, schema version).
 
-        Raises CommitDeadlineExceededError (nothing written) if the deadline has passed, and the
-        store's errors if the write fails.
+        Raises CommitDeadlineExceededError (nothing written) if the deadline has passed, the
+        store's errors if the write fails, and TypeError if a record cannot be encoded (callers
+        on the request path encode each record beforehand and use `commit_lines`).
         """
-        cursor_field = CURSOR_FIELD[planned.kind]
-        arrival_iso = planned.arrival_iso
-        stamped = [{**record, cursor_field: arrival_iso, "schema_version": SCHEMA_VERSION} for record in records]
-        encoded = encode_records(stamped)
+        return self.commit_lines(planned, [encode_line(record) for record in records])
+
+    def commit_lines(self, planned: PlannedObject, lines: Sequence[bytes]) -> StagedObject:
+        """Write records encoded beforehand with `records.encode_line`: the writer only splices
+        its fields into each line, joins and compresses them (no JSON work in a group commit)."""
+        encoded = encode_lines(lines, writer_suffix(CURSOR_FIELD[planned.kind], planned.arrival_iso))
         key = f"{planned.stem}{encoded.digest}{OBJECT_SUFFIX}"
         elapsed = self._monotonic() - planned.started_monotonic
         if elapsed > self._deadline:
             raise CommitDeadlineExceededError(
                 f"abandoned {key}: {elapsed:.1f}s after its arrival stamp, past the {self._deadline:.0f}s commit deadline"
             )
-        if not self._store.put_if_absent(key, encoded.data):
-            # Same stem and same digest means the very same content is already there.
-            pass
+        # False (the key exists) can only mean the very same content is there: same stem (unique
+        # per writer and arrival) and same digest. A retry after a lost answer lands here.
+        self._store.put_if_absent(key, encoded.data)
         return StagedObject(
             key=key,
             kind=planned.kind,
@@ -148,9 +151,5 @@ class StagingWriter:
         )
 
     def stage(self, kind: ObjectKind, pixel_id: str, records: Sequence[Mapping[str, Any]]) -> StagedObject:
-        """plan + commit in one call, for writers without idempotency claims."""
+        """plan + commit in one call."""
         return self.commit(self.plan(kind, pixel_id), records)
-
-    def object_exists(self, stem: str) -> bool:
-        """Whether an object with this stem was committed (whatever its digest)."""
-        return next(iter(self._store.list_keys(stem)), None) is not None

@@ -22,7 +22,7 @@ from source_meta_capi.capi.user_data_normalization import (
     normalize_user_data,
     sha256_hex,
 )
-from source_meta_capi.receiver.pipeline import RequestContext, batch_id_for, process
+from source_meta_capi.receiver.pipeline import RequestContext, new_batch_id, process
 from unit_tests.capi import fact_sheet_oracle as oracle
 
 TODAY = date(2026, 11, 26)
@@ -298,7 +298,7 @@ def test_given_user_data_that_normalizes_away_then_the_event_is_dead_lettered_na
 ) -> None:
     event = _event(action_source="email", event_source_url=None, user_data=user_data)
     assert validate_event(event, NOW) == []
-    context = RequestContext("123", "req-1", batch_id_for("123", "k"), "unsigned")
+    context = RequestContext("123", "req-1", new_batch_id(), "unsigned")
     intake = process({"data": [event, _event()]}, context, NOW, today=TODAY)
     assert [accepted.index for accepted in intake.accepted] == [1]
     assert [(r.index, r.field) for r in intake.rejections] == [(0, "user_data")]
@@ -333,7 +333,7 @@ def test_given_a_strong_key_beside_a_weak_combination_then_no_weak_warning() -> 
 
 
 def test_given_weak_match_keys_then_the_accepted_event_carries_the_countable_kind() -> None:
-    context = RequestContext("123", "req-1", batch_id_for("123", "k"), "unsigned")
+    context = RequestContext("123", "req-1", new_batch_id(), "unsigned")
     event = _event(action_source="email", user_data={"fn": "Mary", "ge": "f"})
     (accepted,) = process({"data": [event]}, context, NOW, today=TODAY).accepted
     assert WarningKind.WEAK_MATCH_KEYS in accepted.warning_kinds
