@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from airbyte_cdk.models import Status, SyncMode
 
-from integration_tests.push_harness import records, sync
+from integration_tests.support.push_harness import records, sync
 from source_meta_capi.capi.events_client import CapiEventsClient
 from source_meta_capi.source import SourceMetaCapi
 

@@ -17,8 +17,8 @@ from typing import Any, Iterator
 
 import pytest
 
-from integration_tests.graph_stand_in import DATASET_QUALITY, PIXEL, STATS, GraphStandIn
-from integration_tests.graph_stand_in_responses import server_error
+from integration_tests.support.graph_stand_in import DATASET_QUALITY, PIXEL, STATS, GraphStandIn
+from integration_tests.support.graph_stand_in.responses import server_error
 
 TOKEN = "EAAB-integration-token-0123456789abcdef"
 APP_SECRET = "integration-app-secret"

@@ -22,7 +22,6 @@ from typing import Any
 import pytest
 from airbyte_cdk.models import FailureType
 
-from integration_tests.push_harness import records, sync
 from integration_tests.reliability import audit
 from integration_tests.reliability.asgi_client import RawResponse, call
 from integration_tests.reliability.traffic import (
@@ -34,6 +33,7 @@ from integration_tests.reliability.traffic import (
     sign,
     staged_identities,
 )
+from integration_tests.support.push_harness import records, sync
 from source_meta_capi.push import streams as push_streams
 from source_meta_capi.receiver.app import create_app
 from source_meta_capi.receiver.runtime import build_runtime

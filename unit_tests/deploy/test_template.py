@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 import source_meta_capi.receiver as receiver_package
+from integration_tests.support.deploy_modules import load_deploy_module
 from source_meta_capi.capi.event_validation import MAX_EVENT_AGE_SECONDS, MAX_PHYSICAL_STORE_AGE_SECONDS
 from source_meta_capi.receiver import cli
 from source_meta_capi.receiver.app import EVENTS_ROUTE, create_app
@@ -25,7 +26,7 @@ from source_meta_capi.receiver.graph_intake import GRAPH_ROUTES
 from source_meta_capi.receiver.settings import environment_variables, load_settings
 from source_meta_capi.staging.keys import ObjectKind
 
-from .conftest import DEPLOY, ROOT, load_deploy_module
+from .conftest import DEPLOY, ROOT
 
 DAY_S = 24 * 3600
 SECRETS_MANAGER_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:meta/receiver-AbCdEf"
