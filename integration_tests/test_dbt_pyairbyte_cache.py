@@ -20,7 +20,7 @@ from integration_tests.dbt_fixtures import harness, records
 from integration_tests.dbt_fixtures.cache_layout import columns_of
 from integration_tests.dbt_fixtures.schemas import meta_capi_schema
 from source_meta_capi.staging.keys import ObjectKind
-from source_meta_capi.staging.store import open_store
+from source_meta_capi.staging.open_store import open_store
 from source_meta_capi.staging.writer import StagingWriter
 
 ROOT = Path(__file__).resolve().parent.parent
