@@ -9,7 +9,7 @@
     meta-capi-receiver env            # the environment variables, as a Markdown table
 
 Configuration comes from the environment (see `env`); flags override host, port and workers.
-Needs the `receiver` extra: pip install 'source-meta-capi[receiver]'.
+Needs the `receiver` extra: pip install 'airbyte-source-meta-capi[receiver]'.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ RECEIVER_EXTRA_MODULES = (
     "phonenumbers",
     "pycountry",
 )
-INSTALL_HINT = "pip install 'source-meta-capi[receiver]'"
+INSTALL_HINT = "pip install 'airbyte-source-meta-capi[receiver]'"
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
