@@ -10,8 +10,8 @@ from typing import Any, Iterator
 import pytest
 from airbyte_cdk.models import SyncMode
 
-from integration_tests.conftest import s3_staging_config
-from integration_tests.push_harness import final_state, records, sync
+from integration_tests.support.push_harness import final_state, records, sync
+from integration_tests.support.s3 import s3_staging_config
 from source_meta_capi.push import streams as push_streams
 from source_meta_capi.staging.keys import ObjectKind
 from source_meta_capi.staging.open_store import open_store, s3_options_from_mapping
