@@ -290,7 +290,7 @@ MALFORMED_SHAPES = [
 
 
 def _secret_variables() -> list[str]:
-    from source_meta_capi.receiver.settings import environment_variables
+    from source_meta_capi.receiver.env_table import environment_variables
 
     found = [variable.name for variable in environment_variables() if variable.secret]
     return [*found, "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]

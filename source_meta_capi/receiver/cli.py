@@ -351,7 +351,7 @@ def _schemas(args: argparse.Namespace) -> int:
 
 
 def _env(args: argparse.Namespace) -> int:
-    from source_meta_capi.receiver.settings import env_table_markdown
+    from source_meta_capi.receiver.env_table import env_table_markdown
 
     sys.stdout.write(env_table_markdown())
     return 0

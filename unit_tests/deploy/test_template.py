@@ -22,8 +22,9 @@ from integration_tests.support.deploy_modules import load_deploy_module
 from source_meta_capi.capi.event_validation import MAX_EVENT_AGE_SECONDS, MAX_PHYSICAL_STORE_AGE_SECONDS
 from source_meta_capi.receiver import cli
 from source_meta_capi.receiver.app import EVENTS_ROUTE, create_app
+from source_meta_capi.receiver.env_table import environment_variables
 from source_meta_capi.receiver.graph_intake import GRAPH_ROUTES
-from source_meta_capi.receiver.settings import environment_variables, load_settings
+from source_meta_capi.receiver.settings import load_settings
 from source_meta_capi.staging.keys import ObjectKind
 
 from .conftest import DEPLOY, ROOT

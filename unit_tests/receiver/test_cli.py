@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from source_meta_capi.receiver.cli import main, sample_body
-from source_meta_capi.receiver.settings import environment_variables
+from source_meta_capi.receiver.env_table import environment_variables
 from source_meta_capi.receiver.signatures import SignaturePolicy, parse_webhook_secret
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
