@@ -75,7 +75,7 @@ TASK_EVENTS_PER_S = 15_000  # per vCPU task for batched requests (local bench: 1
 NAIVE_REQUESTS_PER_S = 150  # one synchronous PUT per request caps a process near 100-175 requests/s (DESIGN.md)
 COMMIT_LATENCY_S = 0.05  # one S3 conditional PUT in-region, p50-ish; moto on loopback is ~5 ms
 GROUP_MAX_EVENTS = 5000  # META_CAPI_GROUP_COMMIT_MAX_EVENTS default
-REQUESTS_PER_CONNECTION = 10  # keep-alive reuse at the ALB (its idle timeout is 4 s)
+REQUESTS_PER_CONNECTION = 10  # keep-alive reuse by senders at the ALB
 RESPONSE_BYTES = 400
 SQS_RECEIVE_BATCH, SQS_DELETE_BATCH, SQS_OBJECT_EVENTS = 10, 10, 10_000  # placeholder inputs
 RATES = (10, 1000)
@@ -347,7 +347,7 @@ def container_objects_per_request(events: int, rate: int) -> tuple[float, float]
 
 def alb_lcus(rate: int, body_bytes: float) -> float:
     new_connections = rate / REQUESTS_PER_CONNECTION / 25
-    active = rate / REQUESTS_PER_CONNECTION * 60 / 3000  # a connection lives ~1 s of work + 4 s idle at most
+    active = rate / REQUESTS_PER_CONNECTION * 60 / 3000  # each connection counted in the minute it opens
     processed_gb_hour = rate * (body_bytes + RESPONSE_BYTES) * 3600 / 1e9
     rule_evaluations = 0.0  # one listener rule: within the 10 free rules
     return max(new_connections, active, processed_gb_hour, rule_evaluations)

@@ -128,7 +128,7 @@ def test_given_container_when_listing_environment_then_the_lambdas_variables_wit
     template,
 ) -> None:
     env = container_env(template)
-    assert set(env) == set(function_env(template)) | {"META_CAPI_HOST", "META_CAPI_PORT"}
+    assert set(env) == set(function_env(template)) | {"META_CAPI_HOST", "META_CAPI_PORT", "META_CAPI_KEEP_ALIVE_S"}
     assert env["META_CAPI_FORWARD_MODE"] == "background"
     for name in (
         "META_CAPI_STAGING_URL",
@@ -137,9 +137,13 @@ def test_given_container_when_listing_environment_then_the_lambdas_variables_wit
         "META_CAPI_PIXEL_IDS",
     ):
         assert env[name] == function_env(template)[name], name
-    plain = {name: env[name] for name in ("META_CAPI_FORWARD_MODE", "META_CAPI_HOST", "META_CAPI_PORT")}
+    plain = {
+        name: env[name]
+        for name in ("META_CAPI_FORWARD_MODE", "META_CAPI_HOST", "META_CAPI_PORT", "META_CAPI_KEEP_ALIVE_S")
+    }
     settings = load_settings({"META_CAPI_STAGING_URL": "/tmp/x", "META_CAPI_ALLOW_UNSIGNED": "true", **plain})
     assert (settings.forward_mode, settings.host, settings.port) == ("background", "0.0.0.0", 8080)
+    assert settings.keep_alive_s == 65
 
 
 def test_given_container_when_serving_then_port_health_checks_and_routes_match_the_app(template, tmp_path) -> None:
@@ -169,7 +173,9 @@ def test_given_container_when_serving_then_port_health_checks_and_routes_match_t
 
 
 def test_given_alb_when_idle_then_it_closes_connections_before_serve_does(template) -> None:
-    keep_alive = int(re.search(r'"timeout_keep_alive": (\d+)', inspect.getsource(cli._serve)).group(1))
+    # serve hands its keep-alive setting to uvicorn; the tasks' value must outlast the ALB's.
+    assert '"timeout_keep_alive": settings.keep_alive_s' in inspect.getsource(cli._serve)
+    keep_alive = int(container_env(template)["META_CAPI_KEEP_ALIVE_S"])
     attributes = {
         a["Key"]: a["Value"] for a in template["Resources"]["ReceiverAlb"]["Properties"]["LoadBalancerAttributes"]
     }
