@@ -52,7 +52,11 @@ def lambda_package(tmp_path_factory: pytest.TempPathFactory) -> BuiltPackage:
     """Built once per session; wheels are cached under build/ so later runs need no download."""
     build = load_deploy_module("build_lambda_zip")
     template = load_deploy_module("cfn_yaml").load_template(ROOT / "deploy" / "template.yaml")
-    (function,) = (r for r in template["Resources"].values() if r["Type"] == "AWS::Serverless::Function")
+    (function,) = (
+        r
+        for r in template["Resources"].values()
+        if isinstance(r, dict) and r.get("Type") == "AWS::Serverless::Function"
+    )
     out = tmp_path_factory.mktemp("lambda")
     zip_path = out / "receiver-lambda.zip"
     summary = build.build("x86_64", zip_path, ROOT / "build")

@@ -313,6 +313,13 @@ class ReceiverSettings(BaseModel):
     )
     host: str = _env("META_CAPI_HOST", "127.0.0.1", "serve: bind address (0.0.0.0 in a container).")
     port: int = _env("META_CAPI_PORT", 8080, "serve: port.", ge=0, le=65535)
+    keep_alive_s: int = _env(
+        "META_CAPI_KEEP_ALIVE_S",
+        5,
+        "serve: seconds an idle keep-alive connection stays open. Behind a load balancer, set it above the balancer's idle timeout (65 behind an ALB at 60), or the balancer reuses connections serve is closing (502).",
+        ge=1,
+        le=4000,
+    )
 
     def __repr__(self) -> str:
         # Reprs end up in tracebacks and logs; keep secrets out of them.

@@ -171,19 +171,35 @@ def test_given_secret_references_when_resolving_then_each_role_may_read_exactly_
         for leaf in leaves(function_env(template)[name])
     ]
     assert sorted(map(repr, readable("ReceiverRole"))) == sorted(repr(u) for u in used if u != {"Ref": "AWS::NoValue"})
-    job_used = {
-        repr(leaf)
-        for _, env in task_envs(template)
-        for name in secret_variables() & set(env)
-        for leaf in leaves(env[name])
-    }
-    assert {repr(leaf) for leaf in readable("JobsTaskRole")} == job_used - {repr("")}
+    # Each task role reads exactly the secrets its task definitions reference ("" = none given).
+    used_by_role: dict[str, set[str]] = {}
+    tasks = resources(template, "AWS::ECS::TaskDefinition")
+    for task, env in task_envs(template):
+        role = tasks[task]["Properties"]["TaskRoleArn"]["Fn::GetAtt"][0]
+        used_by_role.setdefault(role, set()).update(
+            repr(leaf) for name in secret_variables() & set(env) for leaf in leaves(env[name])
+        )
+    assert set(used_by_role) == {"JobsTaskRole", "ReceiverTaskRole"}
+    for role, task_used in used_by_role.items():
+        assert {repr(leaf) for leaf in readable(role)} == task_used - {repr("")}, role
 
 
 def _statements(policy: Any) -> Iterator[dict[str, Any]]:
     for branch in leaves(policy):
         if isinstance(branch, dict) and "PolicyDocument" in branch:
             yield from branch["PolicyDocument"]["Statement"]
+
+
+def role_actions(template: dict[str, Any], name: str) -> set[str]:
+    role = resources(template, "AWS::IAM::Role")[name]["Properties"]
+    assert "ManagedPolicyArns" not in role
+    actions: set[str] = set()
+    for policy in role["Policies"]:
+        for statement in _statements(policy):
+            assert statement["Effect"] == "Allow"
+            acts = statement["Action"]
+            actions.update(acts if isinstance(acts, list) else [acts])
+    return actions
 
 
 def test_given_receiver_role_when_listing_actions_then_nothing_beyond_its_needs(template) -> None:
@@ -248,7 +264,7 @@ def test_given_job_tasks_when_parsing_their_commands_then_the_cli_accepts_them(t
         for name, task in resources(template, "AWS::ECS::TaskDefinition").items()
         for container in task["Properties"]["ContainerDefinitions"]
     }
-    assert sorted(c[0] for c in commands.values()) == ["reconcile", "redrive"]
+    assert sorted(c[0] for c in commands.values()) == ["reconcile", "redrive", "serve"]
     for command in commands.values():
         with pytest.raises(SystemExit) as stopped:
             cli.main([*command, "--help"])
