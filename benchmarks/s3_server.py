@@ -68,7 +68,9 @@ class RequestCounts:
     by_type: Counter[str] = field(default_factory=Counter)
 
     def __sub__(self, other: RequestCounts) -> RequestCounts:
-        return RequestCounts(Counter({k: v - other.by_type.get(k, 0) for k, v in self.by_type.items()}))
+        """The requests made between two readings (types with none left out)."""
+        delta = {kind: count - other.by_type.get(kind, 0) for kind, count in self.by_type.items()}
+        return RequestCounts(Counter({kind: count for kind, count in delta.items() if count}))
 
     def __getitem__(self, kind: str) -> int:
         return self.by_type.get(kind, 0)
@@ -76,15 +78,6 @@ class RequestCounts:
     @property
     def total(self) -> int:
         return sum(self.by_type.values())
-
-    def describe(self, per: float, unit: str) -> str:
-        """E.g. "PUT 0.031, GET 0, LIST 0 per request" (every type seen, PUT/GET/LIST always)."""
-        kinds = ["PUT", "GET", "LIST", *sorted(k for k in self.by_type if k not in ("PUT", "GET", "LIST"))]
-        return ", ".join(f"{kind} {_figure(self[kind] / per)}" for kind in kinds if per) + f" per {unit}"
-
-
-def _figure(value: float) -> str:
-    return "0" if value == 0 else f"{value:,.3f}" if value < 10 else f"{value:,.0f}"
 
 
 @dataclass
