@@ -24,7 +24,7 @@ import orjson
 from benchmarks.bench_types import Row
 from benchmarks.dataset import PLAIN_PREFIX, DatasetSpec, StagedDataset, mirror_to_s3, stage_local
 from benchmarks.measure import RunResult, median, run_counted
-from benchmarks.s3_server import RequestCounts, S3Server
+from benchmarks.s3_server import RequestCounts, S3Server, cpu_seconds
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -88,6 +88,8 @@ class SourceBench:
     # S3 requests of each run of an S3 contender (name -> one RequestCounts per run), with the
     # records that run emitted.
     requests: dict[str, list[tuple[RequestCounts, int]]] = field(default_factory=dict)
+    # CPU seconds the S3 server spent during each run of an S3 contender, with its records.
+    server_cpu: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
 
     @property
     def endpoint(self) -> str:
@@ -97,7 +99,10 @@ class SourceBench:
         """Run one contender; an S3 contender's requests are counted by the server around it."""
         counting = name in S3_CONTENDERS
         before = self.s3.request_counts(BUCKET) if counting else None
+        cpu = cpu_seconds(self.s3.pid)
         result = run_counted(argv, RUN_TIMEOUT_S, cwd=ROOT)
+        if counting:
+            self.server_cpu.setdefault(name, []).append((cpu_seconds(self.s3.pid) - cpu, result.records))
         after = self.s3.request_counts(BUCKET) if counting else None
         if before is not None and after is not None:
             self.requests.setdefault(name, []).append((after - before, result.records))
@@ -466,6 +471,8 @@ def _request_rows(bench: SourceBench) -> list[Row]:
         runs = [(counts, records) for counts, records in bench.requests.get(name, []) if records]
         others = sorted({kind for counts, _ in runs for kind in counts.by_type if kind not in ("GET", "LIST")})
         detail = ", ".join(f"{kind} {_per_k(runs, kind):,.2f}" for kind in ("GET", "LIST", *others))
+        cpu = [seconds * 1000 * 1000 / records for seconds, records in bench.server_cpu.get(name, []) if records]
+        server = f"{bench.s3.label} CPU {median(cpu):,.0f} ms per 1,000 records" if cpu else ""
         out.append(
             Row(
                 "4",
@@ -473,7 +480,8 @@ def _request_rows(bench: SourceBench) -> list[Row]:
                 _per(runs, lambda counts, records: counts.total * 1000 / records) if runs else None,
                 "requests/1k records",
                 len(runs),
-                note=f"{detail}; counted by {bench.s3.label}" if runs else f"not counted ({bench.s3.label})",
+                note=(f"{detail}; counted by {bench.s3.label}" if runs else f"not counted ({bench.s3.label})")
+                + (f"; {server}" if server else ""),
             )
         )
     if len(out) == 2 and out[0].value is not None and out[1].value:
