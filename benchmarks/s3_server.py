@@ -21,9 +21,10 @@ not, CreateBucket), GET (GetObject, HeadObject, HeadBucket), LIST (ListObjects/V
 Every answer counts, errors included: S3 bills those too.
 
 Every port (the S3 API, master, volume, filer, their gRPC ports, admin, metrics) is a free port
-picked at start, bound to 127.0.0.1; telemetry is off. The server dies with its parent
-(PR_SET_PDEATHSIG) and its data folder is removed on stop, on Ctrl-C and on timeout(1)'s SIGINT
-alike (the `finally` of the `with` block).
+picked at start, bound to 127.0.0.1; telemetry is off; its logs go to its own log file. The
+server dies with its parent (PR_SET_PDEATHSIG); its data folder, log and the gRPC sockets it
+leaves in the temp folder are removed on stop, on Ctrl-C and on timeout(1)'s SIGINT alike (the
+`finally` of the `with` block).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections import Counter
@@ -90,6 +92,7 @@ class S3Server:
     metrics_url: Optional[str]
     data_dir: Path
     log: Path
+    ports: list[int] = field(default_factory=list)
 
     @property
     def pid(self) -> int:
@@ -183,7 +186,7 @@ def weed_binary() -> Optional[str]:
 def _weed_command(weed: str, data: Path, ports: list[int]) -> list[str]:
     s3, master, master_grpc, volume, volume_grpc, filer, filer_grpc, s3_grpc, admin, admin_grpc, metrics = ports
     return [
-        weed, "mini",
+        weed, "-logtostderr", "mini",
         f"-dir={data / 'data'}",
         "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-metricsIp=127.0.0.1",
         f"-s3.config={data / 's3.json'}",
@@ -238,7 +241,7 @@ def s3_server(kind: str, work: Path, core: Optional[int] = None) -> Iterator[S3S
             # Safe here: the benchmark starts its servers while no other thread of it runs.
             preexec_fn=_die_with_parent,
         )
-    server = S3Server(kind, f"http://127.0.0.1:{ports[0]}", process, metrics_url, data, log)
+    server = S3Server(kind, f"http://127.0.0.1:{ports[0]}", process, metrics_url, data, log, ports)
     try:
         _wait_listening(server, ports[0])
         yield server
@@ -272,6 +275,12 @@ def _stop(server: S3Server) -> None:
     finally:
         shutil.rmtree(server.data_dir, ignore_errors=True)
         server.log.unlink(missing_ok=True)
+        # weed puts its admin and S3 gRPC sockets in the temp folder whatever the flags say,
+        # named by port: these ports were ours while it ran.
+        if server.kind == "seaweedfs":
+            for port in server.ports:
+                for socket_file in Path(tempfile.gettempdir()).glob(f"seaweedfs-*-{port}.sock"):
+                    socket_file.unlink(missing_ok=True)
 
 
 def _tail(log: Path, size: int = 1500) -> str:
