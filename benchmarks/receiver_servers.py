@@ -4,16 +4,15 @@
 
 KIND:
 - `receiver`: the real thing, exactly `meta-capi-receiver serve` (settings from META_CAPI_*).
-- `receiver-claim-each`: the same, with group puts switched off in the stores, so every claim is
-  its own conditional put (locally: temp file, fsync, link, folder fsync) through the I/O pool,
-  as before claims were grouped. A diagnostic, not a product mode.
 - `bare`: a Starlette endpoint on the same route that reads the body and answers a small JSON,
   under the same uvicorn settings as `serve` (uvloop + httptools, no access log, same backlog).
 - `naive`: the same endpoint plus one put_object per request (no validation, no idempotency,
-  no group commit) to the S3 endpoint in NAIVE_S3_ENDPOINT / bucket NAIVE_S3_BUCKET, answered
+  no group commit) to the S3 endpoint in NAIVE_S3_ENDPOINT / bucket NAIVE_S3_BUCKET (keys under
+  NAIVE_S3_PREFIX, default `naive`), answered
   after the put returns. The blocking boto3 call runs in Starlette's thread pool (40 threads),
   so concurrent requests have concurrent puts in flight: the strongest version of the baseline.
-- `moto`: moto's S3 server (ThreadedMotoServer) on 127.0.0.1.
+- `moto`: moto's S3 server (ThreadedMotoServer) on 127.0.0.1 (`--s3-server moto`; SeaweedFS,
+  the default S3 server, is a binary: benchmarks/s3_server.py starts it).
 """
 
 from __future__ import annotations
@@ -65,6 +64,7 @@ def _naive_app() -> Any:
     from starlette.routing import Route
 
     bucket = os.environ["NAIVE_S3_BUCKET"]
+    prefix = os.environ.get("NAIVE_S3_PREFIX", "naive")
     client = boto3.client(
         "s3",
         endpoint_url=os.environ["NAIVE_S3_ENDPOINT"],
@@ -77,21 +77,11 @@ def _naive_app() -> Any:
     async def events(request: Request) -> Response:
         body = await request.body()
         pixel = request.path_params["pixel_id"]
-        key = f"naive/pixel_id={pixel}/{uuid.uuid4().hex}.json"
+        key = f"{prefix}/pixel_id={pixel}/{uuid.uuid4().hex}.json"
         await run_in_threadpool(client.put_object, Bucket=bucket, Key=key, Body=body)
         return Response(BARE_ANSWER, media_type="application/json")
 
     return Starlette(routes=[Route("/v1/pixels/{pixel_id}/events", events, methods=["POST"])])
-
-
-def _claim_each_request() -> None:
-    """Remove the stores' group put, so the ledger falls back to one conditional put per claim."""
-    from source_meta_capi.staging.local_store import LocalFolderStore
-    from source_meta_capi.staging.s3_store import S3Store
-
-    for store in (LocalFolderStore, S3Store):
-        if hasattr(store, "put_many_if_absent"):
-            delattr(store, "put_many_if_absent")
 
 
 def _moto(port: int) -> None:
@@ -109,17 +99,15 @@ def _moto(port: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("kind", choices=("receiver", "receiver-claim-each", "bare", "naive", "moto"))
+    parser.add_argument("kind", choices=("receiver", "bare", "naive", "moto"))
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
     if args.kind == "moto":
         _moto(args.port)
         return
-    if args.kind.startswith("receiver"):
+    if args.kind == "receiver":
         from source_meta_capi.receiver import cli
 
-        if args.kind == "receiver-claim-each":
-            _claim_each_request()
         raise SystemExit(cli.main(["serve", "--port", str(args.port)]))
     import uvicorn
 

@@ -10,6 +10,8 @@ from benchmarks.bench_types import Row
 def _number(value: Optional[float], unit: str = "") -> str:
     if value is None:
         return "—"
+    if unit.endswith("/request"):  # requests per request: 0.063 and 0.05 must not both print 0.06
+        return f"{value:.3f}"
     if unit in ("s",) or abs(value) < 10:
         return f"{value:,.2f}"
     return f"{value:,.0f}"

@@ -3,7 +3,8 @@ sync that finds nothing new.
 
 Every contender runs as a real subprocess writing the Airbyte protocol to a pipe that the parent
 only counts; peak RSS comes from the kernel. Contenders of one repetition run back to back, and
-each ratio is taken between medians measured in this same invocation.
+each ratio is taken between medians measured in this same invocation. The S3 server
+(benchmarks/s3_server.py, SeaweedFS by default) counts the requests each S3 contender makes.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import orjson
 from benchmarks.bench_types import Row
 from benchmarks.dataset import PLAIN_PREFIX, DatasetSpec, StagedDataset, mirror_to_s3, stage_local
 from benchmarks.measure import RunResult, median, run_counted
+from benchmarks.s3_server import RequestCounts, S3Server, cpu_seconds
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -31,6 +33,7 @@ S3_KEYS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 BUCKET = "capi-bench"
 S3_PREFIX = "staging"
 RUN_TIMEOUT_S = 300.0
+S3_CONTENDERS = ("ours-s3", "source-s3", "nothing-new-ours-s3")
 
 
 def log(message: str) -> None:
@@ -76,28 +79,49 @@ class SourceBench:
 
     work: Path
     dataset: StagedDataset
-    endpoint: str
-    s3_client: Any
+    s3: S3Server
     source_s3: Optional[Path]
     source_s3_problem: str
     stage_seconds: float
     mirror_seconds: float
     files: dict[str, Path] = field(default_factory=dict)
+    # S3 requests of each run of an S3 contender (name -> one RequestCounts per run), with the
+    # records that run emitted.
+    requests: dict[str, list[tuple[RequestCounts, int]]] = field(default_factory=dict)
+    # CPU seconds the S3 server spent during each run of an S3 contender, with its records.
+    server_cpu: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
+
+    @property
+    def endpoint(self) -> str:
+        return self.s3.endpoint
+
+    def run(self, name: str, argv: list[str]) -> RunResult:
+        """Run one contender; an S3 contender's requests are counted by the server around it."""
+        counting = name in S3_CONTENDERS
+        before = self.s3.request_counts(BUCKET) if counting else None
+        cpu = cpu_seconds(self.s3.pid)
+        result = run_counted(argv, RUN_TIMEOUT_S, cwd=ROOT)
+        if counting:
+            self.server_cpu.setdefault(name, []).append((cpu_seconds(self.s3.pid) - cpu, result.records))
+        after = self.s3.request_counts(BUCKET) if counting else None
+        if before is not None and after is not None:
+            self.requests.setdefault(name, []).append((after - before, result.records))
+        return result
 
 
-def prepare(work: Path, spec: DatasetSpec, endpoint: str, s3_client: Any, source_s3_venv: Path) -> SourceBench:
+def prepare(work: Path, spec: DatasetSpec, s3: S3Server, source_s3_venv: Path) -> SourceBench:
     """Stage the dataset locally, mirror it to S3, and write every config and catalog."""
     started = time.perf_counter()
     dataset = stage_local(work / "bucket", spec)
     stage_seconds = time.perf_counter() - started
     log(f"staged {dataset.events:,} events in {dataset.objects:,} objects locally in {stage_seconds:.1f}s")
     started = time.perf_counter()
-    s3_client.create_bucket(Bucket=BUCKET)
-    mirror_to_s3(dataset, s3_client, BUCKET, S3_PREFIX)
+    s3.create_bucket(BUCKET)
+    mirror_to_s3(dataset, s3.client(), BUCKET, S3_PREFIX)
     mirror_seconds = time.perf_counter() - started
-    log(f"mirrored to S3 on {endpoint} (gzip objects + plain JSON Lines) in {mirror_seconds:.1f}s")
+    log(f"mirrored to S3 on {s3.label} {s3.endpoint} (gzip objects + plain JSON Lines) in {mirror_seconds:.1f}s")
     source_s3, problem = ensure_source_s3(source_s3_venv)
-    bench = SourceBench(work, dataset, endpoint, s3_client, source_s3, problem, stage_seconds, mirror_seconds)
+    bench = SourceBench(work, dataset, s3, source_s3, problem, stage_seconds, mirror_seconds)
     _write_files(bench)
     return bench
 
@@ -245,7 +269,7 @@ def measure_reads(bench: SourceBench, runs: int, deadline: float) -> dict[str, l
     for repetition in range(runs):
         started = time.perf_counter()
         for name in results:
-            result = run_counted(argv[name], RUN_TIMEOUT_S, cwd=ROOT)
+            result = bench.run(name, argv[name])
             results[name].append(result)
             log(
                 f"rep {repetition + 1}/{runs} {name:<18} {result.records:>9,} records {result.seconds:6.1f}s "
@@ -265,7 +289,7 @@ def measure_nothing_new(bench: SourceBench, first_syncs: dict[str, RunResult], r
         state = _write(bench.work / f"state-{name}.json", first_syncs[name].final_states())
         results[name] = []
         for _ in range(runs):
-            result = run_counted([*argv[name], "--state", str(state)], RUN_TIMEOUT_S, cwd=ROOT)
+            result = bench.run(f"nothing-new-{name}", [*argv[name], "--state", str(state)])
             results[name].append(result)
             log(f"nothing-new {name:<10} {result.records} records {result.seconds:5.2f}s")
     return results
@@ -311,7 +335,7 @@ def rows(bench: SourceBench, reads: dict[str, list[RunResult]], nothing_new: dic
     out.append(
         Row(
             "4",
-            f"source read, S3 (moto, loopback), {label}",
+            f"source read, S3 ({bench.s3.label}, loopback), {label}",
             s3,
             "records/s",
             n_runs,
@@ -373,6 +397,7 @@ def rows(bench: SourceBench, reads: dict[str, list[RunResult]], nothing_new: dic
             )
         )
     out.append(Row("4", f"peak RSS, (a) bare CDK, {label}", rss("bare"), "MiB", n_runs))
+    out += _request_rows(bench)
     if s3src is not None:
         out.append(
             Row("4", f"peak RSS, (b) airbyte-source-s3, {label}", rss("source-s3"), "MiB", len(reads["source-s3"]))
@@ -401,6 +426,15 @@ def rows(bench: SourceBench, reads: dict[str, list[RunResult]], nothing_new: dic
         results = nothing_new.get(name, [])
         seconds = median([r.seconds for r in results]) if results else None
         emitted = max((r.records for r in results), default=0)
+        counted = bench.requests.get(f"nothing-new-{name}", [])
+        requests = (
+            f"S3 requests per sync: {_per(counted, lambda counts, _: counts.total):.0f} "
+            f"(GET {_per(counted, lambda counts, _: counts['GET']):.0f}, "
+            f"LIST {_per(counted, lambda counts, _: counts['LIST']):.0f}, "
+            f"PUT {_per(counted, lambda counts, _: counts['PUT']):.0f})"
+            if counted
+            else ""
+        )
         out.append(
             Row(
                 "5",
@@ -410,6 +444,46 @@ def rows(bench: SourceBench, reads: dict[str, list[RunResult]], nothing_new: dic
                 len(results),
                 target="< 3 s",
                 met=seconds is not None and seconds < 3 and emitted == 0,
+                note=requests,
             )
         )
+    return out
+
+
+def _per(runs: list[tuple[RequestCounts, int]], pick: Callable[[RequestCounts, int], float]) -> float:
+    """Median over runs of `pick(counts, records)`."""
+    return median([pick(counts, records) for counts, records in runs])
+
+
+def _per_k(runs: list[tuple[RequestCounts, int]], kind: str) -> float:
+    """Median over runs of `kind` requests per 1,000 records."""
+    return median([counts[kind] * 1000 / records for counts, records in runs])
+
+
+def _request_rows(bench: SourceBench) -> list[Row]:
+    """Billable S3 requests (GET, LIST, and any other) per 1,000 records read, as the S3 server
+    counted them: ours and airbyte-source-s3 over the same events."""
+    contenders = [("ours-s3", "source read")]
+    if bench.source_s3 is not None:
+        contenders.append(("source-s3", f"(b) airbyte-source-s3 {SOURCE_S3_VERSION}"))
+    out: list[Row] = []
+    for name, what in contenders:
+        runs = [(counts, records) for counts, records in bench.requests.get(name, []) if records]
+        others = sorted({kind for counts, _ in runs for kind in counts.by_type if kind not in ("GET", "LIST")})
+        detail = ", ".join(f"{kind} {_per_k(runs, kind):,.2f}" for kind in ("GET", "LIST", *others))
+        cpu = [seconds * 1000 * 1000 / records for seconds, records in bench.server_cpu.get(name, []) if records]
+        server = f"{bench.s3.label} CPU {median(cpu):,.0f} ms per 1,000 records" if cpu else ""
+        out.append(
+            Row(
+                "4",
+                f"S3 requests per 1,000 records, {what} (GET + LIST + any other)",
+                _per(runs, lambda counts, records: counts.total * 1000 / records) if runs else None,
+                "requests/1k records",
+                len(runs),
+                note=(f"{detail}; counted by {bench.s3.label}" if runs else f"not counted ({bench.s3.label})")
+                + (f"; {server}" if server else ""),
+            )
+        )
+    if len(out) == 2 and out[0].value is not None and out[1].value:
+        out[0].baseline, out[0].ratio = "(b)", out[0].value / out[1].value
     return out
