@@ -25,6 +25,7 @@ from airbyte_cdk.models import (
 from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, read
 from airbyte_cdk.test.standard_tests import SourceTestSuiteBase
 
+from integration_tests.support.push_harness import final_state
 from scripts.make_sample_bucket import SAMPLE_BUCKET, write_sample_bucket
 from source_meta_capi.source import SourceMetaCapi
 
@@ -74,18 +75,10 @@ def _record_counts(output: EntrypointOutput) -> dict[str, int]:
     return counts
 
 
-def _final_states(output: EntrypointOutput) -> list[AirbyteStateMessage]:
-    latest: dict[str, AirbyteStateMessage] = {}
-    for message in output.state_messages:
-        assert message.state is not None and message.state.stream is not None
-        latest[message.state.stream.stream_descriptor.name] = message.state
-    return list(latest.values())
-
-
 def test_incremental_two_sequential_reads_the_second_reads_nothing_new():
     first = _incremental_read(None)
     assert _record_counts(first) == {"delivered_events": 20, "delivery_statuses": 4, "dead_letters": 2}
-    states = _final_states(first)
+    states = final_state(first)
     assert {s.stream.stream_descriptor.name for s in states if s.stream} == {
         "delivered_events",
         "delivery_statuses",
@@ -100,7 +93,7 @@ def test_incremental_read_from_the_future_state_reads_nothing_and_keeps_the_stat
     future = [AirbyteStateMessageSerializer.load(message) for message in raw]
     output = _incremental_read(future)
     assert _record_counts(output) == {}
-    for state in _final_states(output):
+    for state in final_state(output):
         assert state.stream is not None and state.stream.stream_state is not None
         for entry in state.stream.stream_state.pixels.values():  # type: ignore[attr-defined]
             assert "2099-12-31" in entry["last_key"]

@@ -4,7 +4,6 @@ on the local default and on S3 (moto's server on 127.0.0.1)."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -17,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
+from integration_tests.support.pyairbyte import PYAIRBYTE_PYTHON, run_pyairbyte
 from integration_tests.support.s3 import s3_staging_config
 from source_meta_capi.staging.open_store import open_store, s3_options_from_mapping
 from source_meta_capi.staging.sample_data import stage_sample
@@ -24,7 +24,6 @@ from source_meta_capi.staging.writer import StagingWriter
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = Path(sys.executable).parent / "source-meta-capi"
-PYAIRBYTE_PYTHON = ROOT / ".venv-pyairbyte" / "bin" / "python"
 PIXELS = ["1234567890123456", "9876543210987654"]
 
 
@@ -168,16 +167,14 @@ source.select_all_streams()
 result = source.read(cache=ab.new_local_cache(cache_name="t", cache_dir=sys.argv[3]))
 print(json.dumps({name: len(list(dataset)) for name, dataset in result.streams.items()}))
 """
-    env = {**os.environ, "AIRBYTE_OFFLINE_MODE": "1", "DO_NOT_TRACK": "1", "AIRBYTE_NO_UI": "1", "HOME": str(tmp_path)}
-    completed = subprocess.run(
-        [str(PYAIRBYTE_PYTHON), "-c", script, str(CLI), str(tmp_path / "config.json"), str(tmp_path / "cache")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
+    stdout = run_pyairbyte(
+        script,
+        str(CLI),
+        str(tmp_path / "config.json"),
+        str(tmp_path / "cache"),
         cwd=tmp_path,
-        check=False,
+        timeout=300,
+        home=tmp_path,
     )
-    assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-3000:]
-    counts = json.loads(completed.stdout.strip().splitlines()[-1])
+    counts = json.loads(stdout.strip().splitlines()[-1])
     assert counts == {"delivered_events": 40, "delivery_statuses": 4, "dead_letters": 2}

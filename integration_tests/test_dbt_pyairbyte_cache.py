@@ -9,8 +9,6 @@ same hand-computed answers as test_dbt_reconciliation.py. Fails, never skips, wi
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -19,13 +17,13 @@ from typing import Any
 from integration_tests.dbt_fixtures import harness, records
 from integration_tests.dbt_fixtures.cache_layout import columns_of
 from integration_tests.dbt_fixtures.schemas import meta_capi_schema
+from integration_tests.support.pyairbyte import PYAIRBYTE_PYTHON, run_pyairbyte
 from source_meta_capi.staging.keys import ObjectKind
 from source_meta_capi.staging.open_store import open_store
 from source_meta_capi.staging.writer import StagingWriter
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = Path(sys.executable).parent / "source-meta-capi"
-PYAIRBYTE_PYTHON = ROOT / ".venv-pyairbyte" / "bin" / "python"
 # Fields the staging writer (cursor, schema version) and the source (ad account, object key) own.
 OWNED = {"received_at", "recorded_at", "schema_version", "ad_account_id", "_staged_object"}
 KINDS = {
@@ -55,18 +53,8 @@ def stage(writer: StagingWriter, stream: str, rows: list[dict[str, Any]]) -> Non
 
 
 def sync(config: Path, db: Path, strategy: str, home: Path) -> dict[str, int]:
-    env = {**os.environ, "AIRBYTE_OFFLINE_MODE": "1", "DO_NOT_TRACK": "1", "AIRBYTE_NO_UI": "1", "HOME": str(home)}
-    completed = subprocess.run(
-        [str(PYAIRBYTE_PYTHON), "-c", SYNC, str(CLI), str(config), str(db), strategy],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-        cwd=home,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-3000:]
-    return dict(json.loads(completed.stdout.strip().splitlines()[-1]))
+    stdout = run_pyairbyte(SYNC, str(CLI), str(config), str(db), strategy, cwd=home, timeout=300, home=home)
+    return dict(json.loads(stdout.strip().splitlines()[-1]))
 
 
 def test_given_a_real_pyairbyte_cache_when_dbt_build_then_the_known_answers_hold(tmp_path: Path):

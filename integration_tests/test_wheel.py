@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 import yaml
 
+from integration_tests.support.pyairbyte import PYAIRBYTE_PYTHON, run_pyairbyte
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_BUCKET = ROOT / "integration_tests" / "sample_bucket"
-PYAIRBYTE_PYTHON = ROOT / ".venv-pyairbyte" / "bin" / "python"
 PIXELS = ["1234567890123456", "9876543210987654"]
 
 
@@ -139,22 +140,7 @@ print(source.config_spec["title"])
 source.check()
 """
     config = {"pixels": [{"pixel_id": PIXELS[0]}], "staging": {"bucket_url": str(SAMPLE_BUCKET)}}
-    env = {
-        **os.environ,
-        "AIRBYTE_NO_UV": "1",
-        "AIRBYTE_OFFLINE_MODE": "1",
-        "DO_NOT_TRACK": "1",
-        "AIRBYTE_NO_UI": "1",
-        "HOME": str(tmp_path),
-    }
-    completed = subprocess.run(
-        [str(PYAIRBYTE_PYTHON), "-c", script, str(wheel), json.dumps(config)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-        cwd=tmp_path,
-        check=False,
+    stdout = run_pyairbyte(
+        script, str(wheel), json.dumps(config), cwd=tmp_path, timeout=600, home=tmp_path, env={"AIRBYTE_NO_UV": "1"}
     )
-    assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-3000:]
-    assert "Meta Conversions API" in completed.stdout
+    assert "Meta Conversions API" in stdout

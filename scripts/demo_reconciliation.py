@@ -12,8 +12,6 @@ zones, days and events. Then `dbt build` (.venv-dbt) and the reconciliation tabl
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -22,9 +20,9 @@ from zoneinfo import ZoneInfo
 
 from integration_tests.dbt_fixtures import harness
 from integration_tests.support.graph_stand_in import GraphStandIn
+from integration_tests.support.pyairbyte import PYAIRBYTE_PYTHON, PyAirbyteError, run_pyairbyte
 
 ROOT = Path(__file__).resolve().parent.parent
-PYAIRBYTE_PYTHON = ROOT / ".venv-pyairbyte" / "bin" / "python"
 # The demo's two pixels, each with an ad account in its own time zone (not UTC).
 ACCOUNTS = {
     "act_1234": {"timezone": "America/Los_Angeles", "currency": "USD", "daily_spend": 180.0},
@@ -49,18 +47,10 @@ source.read(cache=ab.DuckDBCache(db_path=sys.argv[3], schema_name="meta_capi"))
 def pyairbyte_sync(cli: Path, config: dict[str, Any], demo: Path, db: Path) -> None:
     path = demo / "pyairbyte-config.json"
     path.write_text(json.dumps(config))
-    env = {**os.environ, "AIRBYTE_OFFLINE_MODE": "1", "DO_NOT_TRACK": "1", "AIRBYTE_NO_UI": "1"}
-    completed = subprocess.run(
-        [str(PYAIRBYTE_PYTHON), "-c", SYNC, str(cli), str(path), str(db)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-        cwd=demo,
-        check=False,
-    )
-    if completed.returncode != 0:
-        raise SystemExit(f"PyAirbyte sync failed:\n{completed.stdout[-1500:]}\n{completed.stderr[-3000:]}")
+    try:
+        run_pyairbyte(SYNC, str(cli), str(path), str(db), cwd=demo, timeout=600)
+    except PyAirbyteError as error:
+        raise SystemExit(f"PyAirbyte sync failed:\n{error}") from None
 
 
 def accepted_events(db: Path) -> list[dict[str, Any]]:

@@ -26,6 +26,7 @@ from facebook_business.exceptions import FacebookRequestError
 from facebook_business.session import FacebookSession
 
 from integration_tests.receiver.conftest import PIXEL, TOKEN, Receiver
+from integration_tests.support.example_events import PURCHASE
 from integration_tests.support.graph_stand_in import GraphStandIn
 from integration_tests.support.push_harness import records, sync
 from source_meta_capi.capi.appsecret_proof import appsecret_proof, appsecret_proof_timed
@@ -34,48 +35,8 @@ from source_meta_capi.staging.keys import ObjectKind
 APP_SECRET = "receiver-app-secret"
 OTHER_PIXEL = "9876543210"
 OTHER_TOKEN = "other-pixel-token"
-# Fact sheet §2.5, Meta's documented web Purchase (hashes already applied); event_time is set per test.
-EXAMPLE_BODY: dict[str, Any] = {
-    "data": [
-        {
-            "event_name": "Purchase",
-            "event_time": 1764150000,
-            "event_id": "order-10023",
-            "action_source": "website",
-            "event_source_url": "https://shop.example.com/checkout/thank-you",
-            "referrer_url": "https://shop.example.com/checkout",
-            "user_data": {
-                "em": ["2481f36dfc515ca76451aaadf1399026942a01ee50c6d0a61988b43cef039bc2"],
-                "ph": ["e323ec626319ca94ee8bff2e4c87cf613be6ea19919ed1364124e16807ab3176"],
-                "fn": ["78675cc176081372c43abab3ea9fb70c74381eb02dc6e93fb6d44d161da6eeb3"],
-                "ln": ["6627835f988e2c5e50533d491163072d3f4f41f5c8b04630150debb3722ca2dd"],
-                "ct": ["0007a3d64c01e23d5075203c5977c14e4f7e01a3fc570686fcc50b5e1dd42685"],
-                "st": ["6959097001d10501ac7d54c0bdb8db61420f658f2922cc26e46d536119a31126"],
-                "zp": ["b9a9cf3cd3723a2e91b7c23ecf68456e872b6e5d86e5cab7f3d45a7302da32c7"],
-                "country": ["79adb2a2fce5c6ba215fe5f27f532d4e7edbac4b6a5e09e1ef3a08084a904621"],
-                "external_id": ["e606e38b0d8c19b24cf0ee3808183162ea7cd63ff7912dbb22b5e803286b4446"],
-                "client_ip_address": "2001:db8::7",
-                "client_user_agent": "Mozilla/5.0 (X11; Linux x86_64) ...",
-                "fbc": "fb.1.1764149000123.IwAR2F4-dbP0l7Mn1IawQQGCINEz7PYXQvwjNwB_qa2ofrHyiLjcbCRxTDMgk",
-                "fbp": "fb.1.1764000000456.1098115397",
-            },
-            "custom_data": {
-                "currency": "USD",
-                "value": 123.45,
-                "order_id": "10023",
-                "content_type": "product",
-                "content_ids": ["SKU-1"],
-                "contents": [
-                    {"id": "SKU-1", "quantity": 1, "item_price": 123.45, "delivery_category": "home_delivery"}
-                ],
-                "num_items": 1,
-                "customer_segmentation": "new_customer_to_business",
-            },
-            "data_processing_options": [],
-        }
-    ],
-    "partner_agent": "ourconnector_1_0",
-}
+# Meta's documented web Purchase with its hashes applied; event_time is set per test.
+EXAMPLE_BODY: dict[str, Any] = {"data": [PURCHASE], "partner_agent": "ourconnector_1_0"}
 
 
 def example_body(event_id: str = "order-10023") -> dict[str, Any]:

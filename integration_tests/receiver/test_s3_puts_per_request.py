@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import boto3
-
 from integration_tests.reliability.processes import ReceiverProcess, receiver_env
 from integration_tests.reliability.sender import send_all
 from integration_tests.reliability.traffic import PIXEL, Ledger, plan_requests, staged_identities
+from integration_tests.support.s3 import receiver_s3_env, s3_client
 from source_meta_capi.staging.open_store import open_store
 from source_meta_capi.staging.store import S3Options
 
@@ -31,10 +30,7 @@ def test_given_32_concurrent_senders_of_single_event_requests_when_staged_on_s3_
     receiver = ReceiverProcess(
         receiver_env(
             s3_bucket,
-            META_CAPI_S3_ENDPOINT_URL=moto_endpoint,
-            META_CAPI_S3_REGION="us-east-1",
-            AWS_ACCESS_KEY_ID="testing",
-            AWS_SECRET_ACCESS_KEY="testing",
+            **receiver_s3_env(moto_endpoint),
             META_CAPI_COMMIT_DEADLINE_S="10",
             # The senders here are Python threads sharing a GIL with moto: they re-send more
             # slowly than real clients, so a group would close before most of them are back. A
@@ -53,13 +49,7 @@ def test_given_32_concurrent_senders_of_single_event_requests_when_staged_on_s3_
     assert ledger.attempts == {"200": REQUESTS}, ledger.attempts
 
     bucket, _, prefix = s3_bucket.removeprefix("s3://").partition("/")
-    client = boto3.client(
-        "s3",
-        endpoint_url=moto_endpoint,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        region_name="us-east-1",
-    )
+    client = s3_client(moto_endpoint)
     written = [
         item["Key"]
         for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{prefix}/")

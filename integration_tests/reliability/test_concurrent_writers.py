@@ -30,7 +30,7 @@ from integration_tests.reliability.traffic import (
     plan_requests,
     staged_identities,
 )
-from integration_tests.support.s3 import s3_staging_config
+from integration_tests.support.s3 import receiver_s3_env, s3_staging_config
 from source_meta_capi.staging.open_store import open_store, s3_options_from_mapping
 from source_meta_capi.staging.store import ObjectStore
 
@@ -92,12 +92,7 @@ def test_given_skewed_late_writers_when_source_syncs_repeatedly_then_union_of_sy
         staging: dict[str, Any] = s3_staging_config(
             request.getfixturevalue("s3_bucket"), request.getfixturevalue("moto_endpoint")
         )
-        extra = {
-            "META_CAPI_S3_ENDPOINT_URL": staging["endpoint_url"],
-            "META_CAPI_S3_REGION": "us-east-1",
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-        }
+        extra = receiver_s3_env(staging["endpoint_url"])
     else:
         staging, extra = {"bucket_url": (tmp_path / "bucket").as_uri()}, {}
     store = open_store(staging["bucket_url"], s3_options_from_mapping(staging))

@@ -32,7 +32,7 @@ from integration_tests.reliability.traffic import (
     plan_requests,
 )
 from integration_tests.reliability.traffic import staged_identities as staged_in
-from integration_tests.support.s3 import s3_staging_config
+from integration_tests.support.s3 import receiver_s3_env, s3_staging_config
 from source_meta_capi.staging.open_store import open_store, s3_options_from_mapping
 from source_meta_capi.staging.reader import StagingReader
 from source_meta_capi.staging.store import ObjectStore
@@ -100,10 +100,7 @@ def test_given_store_faults_when_receiving_then_503_with_retry_after_never_2xx_w
     receiver = ReceiverProcess(
         receiver_env(
             s3_bucket,
-            META_CAPI_S3_ENDPOINT_URL=proxy.url,
-            META_CAPI_S3_REGION="us-east-1",
-            AWS_ACCESS_KEY_ID="testing",
-            AWS_SECRET_ACCESS_KEY="testing",
+            **receiver_s3_env(proxy.url),
             META_CAPI_COMMIT_DEADLINE_S="2",
         ),
         tmp_path / "receiver.log",

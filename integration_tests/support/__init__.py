@@ -5,7 +5,9 @@
 - `push_harness`: runs the real source (the CDK entrypoint) over a staging bucket.
 - `s3`: moto's standalone S3/SQS/Secrets Manager/Glue server on 127.0.0.1 and bucket helpers (the
   session fixtures in integration_tests/conftest.py use it).
+- `pyairbyte`: runs a script under PyAirbyte's own venv (`make pyairbyte`), offline.
 - `receiver_servers`: the receiver app under a real uvicorn on a free loopback port, in a thread.
+- `example_events`: Meta's documented Purchase (fact sheet §2.5), raw and normalized.
 - `clocks`: a monotonic clock that advances only when slept on (backoff recorded, not waited).
 - `deploy_modules`: loads a module of deploy/ (a folder of scripts, not a package) by path.
 

@@ -70,31 +70,24 @@ def _within_limits(event: dict[Any, Any]) -> bool:
         if type(value) is dict:
             if len(value) > MAX_KEYS_PER_OBJECT:
                 return False
-            seen += len(value)
-            for key, item in value.items():
+            for key in value:
                 if type(key) is not str or len(key) > MAX_KEY_LENGTH:
                     return False
-                kind = type(item)
-                if kind is str:
-                    if len(item) > MAX_STRING_LENGTH:
-                        return False
-                elif kind is dict or kind is list:
-                    push((item, depth + 1))
-                elif kind not in _SCALARS:
-                    return False
+            items = value.values()
         else:  # a list
             if len(value) > MAX_LIST_LENGTH:
                 return False
-            seen += len(value)
-            for item in value:
-                kind = type(item)
-                if kind is str:
-                    if len(item) > MAX_STRING_LENGTH:
-                        return False
-                elif kind is dict or kind is list:
-                    push((item, depth + 1))
-                elif kind not in _SCALARS:
+            items = value
+        seen += len(value)
+        for item in items:
+            kind = type(item)
+            if kind is str:
+                if len(item) > MAX_STRING_LENGTH:
                     return False
+            elif kind is dict or kind is list:
+                push((item, depth + 1))
+            elif kind not in _SCALARS:
+                return False
         if seen > MAX_VALUES_PER_EVENT:
             return False
     return True

@@ -89,3 +89,20 @@
 {% macro duckdb__type_double() -%}double{%- endmacro %}
 {% macro bigquery__type_double() -%}float64{%- endmacro %}
 {% macro snowflake__type_double() -%}float{%- endmacro %}
+
+{#- ads_insights with one copy per row (account × day × campaign/adset/ad): the latest extracted
+    copy wins, because Meta restates recent days and the connector re-reads them
+    (insights_lookback_window). All of the stream's columns, plus copy_rank. -#}
+{% macro latest_ads_insights() -%}
+  select *
+  from (
+    select
+      insights.*,
+      row_number() over (
+        partition by account_id, date_start, campaign_id, adset_id, ad_id
+        order by _airbyte_extracted_at desc, _airbyte_raw_id
+      ) as copy_rank
+    from {{ source('facebook_marketing', 'ads_insights') }} as insights
+  ) as ranked
+  where copy_rank = 1
+{%- endmacro %}

@@ -8,18 +8,8 @@
     ('event_name', 'string'), ('attributed_conversions', 'float'), ('attributed_value', 'float'),
 ] -%}
 {%- if var('facebook_marketing_enabled') %}
-with latest as (
-    select
-        insights.*,
-        row_number() over (
-            partition by account_id, date_start, campaign_id, adset_id, ad_id
-            order by _airbyte_extracted_at desc, _airbyte_raw_id
-        ) as copy_rank
-    from {{ source('facebook_marketing', 'ads_insights') }} as insights
-),
-
-rows_ as (
-    select * from latest where copy_rank = 1
+with rows_ as (
+    {{ meta_capi.latest_ads_insights() }}
 ),
 
 counts as (
