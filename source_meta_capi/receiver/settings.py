@@ -48,6 +48,7 @@ from source_meta_capi.receiver.signatures import (
 from source_meta_capi.staging.store import S3Options
 
 FORWARD_MODES = ("inline", "background", "off")
+INTAKE_MODES = ("direct", "queue")
 DEFAULT_STAGING_URL = "./meta-capi-staging"
 # META_CAPI_TEST_EVENT_PIXELS value meaning every pixel; the default, so senders that pass
 # test_event_code keep working until an operator lists the test pixels.
@@ -209,6 +210,24 @@ class ReceiverSettings(BaseModel):
         "auto",
         "inline (forward before answering, bounded by META_CAPI_FORWARD_DEADLINE_S; Lambda), background (a worker thread; containers), off (the redrive job forwards), auto = inline on Lambda, background elsewhere.",
         validate_default=True,
+    )
+    intake_mode: str = _env(
+        "META_CAPI_INTAKE_MODE",
+        "direct",
+        "direct (each request, or group of concurrent requests, writes its own staging object) or queue (Lambda at scale: each request is one SQS message, staged and forwarded in batches by the batch Lambda; docs/deploy.md).",
+    )
+    queue_url: Optional[str] = _env(
+        "META_CAPI_QUEUE_URL", None, "queue intake mode: the SQS queue URL the API Lambda sends each request to."
+    )
+    sqs_endpoint_url: Optional[str] = _env(
+        "META_CAPI_SQS_ENDPOINT_URL", None, "SQS-compatible endpoint (moto in tests); empty = AWS."
+    )
+    queue_max_message_bytes: int = _env(
+        "META_CAPI_QUEUE_MAX_MESSAGE_BYTES",
+        256 * 1024,
+        "queue intake mode: largest message sent; a larger request is staged directly (one S3 write), as in direct mode.",
+        ge=1024,
+        le=1024 * 1024,
     )
     forward_deadline_s: float = _env(
         "META_CAPI_FORWARD_DEADLINE_S",
@@ -453,6 +472,14 @@ class ReceiverSettings(BaseModel):
             )
         return mode
 
+    @field_validator("intake_mode")
+    @classmethod
+    def _check_intake_mode(cls, value: str) -> str:
+        mode = value.lower()
+        if mode not in INTAKE_MODES:
+            raise ValueError(f"must be one of {', '.join(INTAKE_MODES)}")
+        return mode
+
     @field_validator("default_country")
     @classmethod
     def _check_country(cls, value: Optional[str]) -> Optional[str]:
@@ -479,6 +506,12 @@ class ReceiverSettings(BaseModel):
     @classmethod
     def _upper_log_level(cls, value: str) -> str:
         return value.upper()
+
+    @model_validator(mode="after")
+    def _check_queue_url(self) -> ReceiverSettings:
+        if self.intake_mode == "queue" and not self.queue_url:
+            raise ValueError("META_CAPI_INTAKE_MODE=queue needs META_CAPI_QUEUE_URL")
+        return self
 
     @model_validator(mode="after")
     def _check_unsigned_alone(self) -> ReceiverSettings:
