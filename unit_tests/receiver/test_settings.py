@@ -215,3 +215,13 @@ def test_given_the_settings_model_when_docs_read_then_their_env_table_is_the_gen
     assert documented == env_table_markdown().rstrip("\n"), (
         "docs/receiver.md's env table is stale: paste the output of `meta-capi-receiver env`"
     )
+
+
+def test_given_queue_intake_mode_when_loading_then_it_needs_a_queue_url_and_direct_is_the_default() -> None:
+    assert load().intake_mode == "direct"
+    with pytest.raises(SettingsError, match="META_CAPI_QUEUE_URL"):
+        load(AWS_LAMBDA_FUNCTION_NAME="f", META_CAPI_INTAKE_MODE="queue")
+    with pytest.raises(SettingsError, match="META_CAPI_INTAKE_MODE"):
+        load(META_CAPI_INTAKE_MODE="kinesis")
+    settings = load(META_CAPI_INTAKE_MODE="QUEUE", META_CAPI_QUEUE_URL="https://sqs.eu-west-1.amazonaws.com/1/q")
+    assert settings.intake_mode == "queue" and settings.queue_max_message_bytes == 256 * 1024
