@@ -511,6 +511,11 @@ class ReceiverSettings(BaseModel):
     def _check_queue_url(self) -> ReceiverSettings:
         if self.intake_mode == "queue" and not self.queue_url:
             raise ValueError("META_CAPI_INTAKE_MODE=queue needs META_CAPI_QUEUE_URL")
+        if self.intake_mode == "queue" and not self.lambda_function_name:
+            # Off Lambda, group commit already shares one write between concurrent requests.
+            raise ValueError(
+                "META_CAPI_INTAKE_MODE=queue is for Lambda; the container batches with group commit (direct)"
+            )
         return self
 
     @model_validator(mode="after")

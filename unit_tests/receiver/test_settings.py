@@ -223,5 +223,8 @@ def test_given_queue_intake_mode_when_loading_then_it_needs_a_queue_url_and_dire
         load(AWS_LAMBDA_FUNCTION_NAME="f", META_CAPI_INTAKE_MODE="queue")
     with pytest.raises(SettingsError, match="META_CAPI_INTAKE_MODE"):
         load(META_CAPI_INTAKE_MODE="kinesis")
-    settings = load(META_CAPI_INTAKE_MODE="QUEUE", META_CAPI_QUEUE_URL="https://sqs.eu-west-1.amazonaws.com/1/q")
+    queue = {"META_CAPI_INTAKE_MODE": "QUEUE", "META_CAPI_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/1/q"}
+    settings = load(AWS_LAMBDA_FUNCTION_NAME="f", **queue)
     assert settings.intake_mode == "queue" and settings.queue_max_message_bytes == 256 * 1024
+    with pytest.raises(SettingsError, match="group commit"):
+        load(**queue)
