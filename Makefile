@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: help install test lint typecheck unit integration demo pyairbyte docker-smoke clean
+.PHONY: help install test lint typecheck unit integration demo pyairbyte docker-smoke clean wheel connector-test sample-bucket
 
 ## This list: each target with the `## ` comment line right above it.
 help:
@@ -14,6 +14,8 @@ help:
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	@# The distribution was called source-meta-capi before it took Airbyte's PyPI name.
+	@$(BIN)/python -m pip uninstall --quiet -y source-meta-capi 2>/dev/null || true
 	$(BIN)/python -m pip install --quiet -e '.[dev,receiver]'
 	@rm -f $(VENV)/.installed-*; touch $(STAMP)
 
@@ -52,9 +54,24 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy source_meta_capi
 
-## The whole test suite: lint, types, unit + integration tests (starts its own servers on 127.0.0.1).
-test: lint typecheck $(PYAIRBYTE) $(DBT)
+## The whole test suite: lint, types, unit + integration tests (starts its own servers on 127.0.0.1), Airbyte's connector test, the wheel.
+test: lint typecheck $(PYAIRBYTE) $(DBT) wheel
 	$(BIN)/python -m pytest -q
+	$(MAKE) --no-print-directory connector-test
+
+## Airbyte's own `airbyte-cdk connector test` on the committed sample bucket (image tests deselected: no daemon in CI).
+connector-test: $(STAMP)
+	bash scripts/connector_test.sh
+
+## The wheel PyPI and PyAirbyte install (dist/), checked with twine.
+wheel: $(STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --wheel --sdist --no-isolation --outdir dist . >/dev/null
+	$(BIN)/python -m twine check --strict dist/*
+
+## Regenerate integration_tests/sample_bucket/ (the acceptance tests' bucket) with the project's writer.
+sample-bucket: $(STAMP)
+	$(BIN)/python scripts/make_sample_bucket.py
 
 ## The unit tests only.
 unit: $(STAMP)
@@ -68,9 +85,9 @@ integration: $(STAMP)
 demo: $(STAMP) $(PYAIRBYTE) $(DBT)
 	$(BIN)/python scripts/demo.py
 
-## Remove .venv, .venv-pyairbyte, .demo, build and the egg-info.
+## Remove .venv, .venv-pyairbyte, .demo, build, dist, .tmp and the egg-info.
 clean:
-	rm -rf $(VENV) .venv-pyairbyte .venv-dbt .demo build *.egg-info
+	rm -rf $(VENV) .venv-pyairbyte .venv-dbt .demo build dist .tmp *.egg-info
 
 ## Build the image with a local Docker daemon and run spec/check/discover/read inside it (root; not in CI).
 docker-smoke: $(STAMP)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from benchmarks.bench_types import Row
 from benchmarks.measure import median, run_counted
-from integration_tests.graph_stand_in import DATASET_QUALITY, PIXEL, STATS, GraphStandIn
+from integration_tests.support.graph_stand_in import DATASET_QUALITY, PIXEL, STATS, GraphStandIn
 
 TOKEN = "EAAB-bench-token-0123456789abcdef"
 APP_SECRET = "bench-app-secret"

@@ -2,43 +2,21 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Iterator
 
-import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
-S3_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region": "us-east-1"}
+from integration_tests.support.s3 import moto_server, new_bucket
 
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
-    """moto's S3 / Secrets Manager / SQS server on a free loopback port, stopped after the session."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    try:
+    """moto's S3 / Secrets Manager / SQS / Glue server on a free loopback port, stopped after the session."""
+    with moto_server() as endpoint:
         yield endpoint
-    finally:
-        server.stop()
 
 
 @pytest.fixture
-def s3_bucket(moto_endpoint: str) -> Iterator[str]:
-    """A fresh bucket; yields an s3:// URL with a prefix."""
-    name = f"capi-{uuid.uuid4().hex[:12]}"
-    client = boto3.client(
-        "s3",
-        endpoint_url=moto_endpoint,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        region_name="us-east-1",
-    )
-    client.create_bucket(Bucket=name)
-    yield f"s3://{name}/staging"
-
-
-def s3_staging_config(bucket_url: str, endpoint: str) -> dict[str, object]:
-    return {"bucket_url": bucket_url, "endpoint_url": endpoint, **S3_CREDENTIALS}
+def s3_bucket(moto_endpoint: str) -> str:
+    """A fresh bucket; an s3:// URL with a prefix."""
+    return new_bucket(moto_endpoint)

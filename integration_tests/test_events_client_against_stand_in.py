@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import requests
 
-from integration_tests.graph_stand_in import DEFAULT_PIXEL_ID, EVENTS, GraphStandIn
-from integration_tests.graph_stand_in_responses import (
+from integration_tests.support.graph_stand_in import DEFAULT_PIXEL_ID, EVENTS, GraphStandIn
+from integration_tests.support.graph_stand_in.responses import (
     ScriptedResponse,
     delayed,
     error_envelope,

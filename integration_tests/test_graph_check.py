@@ -7,8 +7,8 @@ from typing import Any
 
 from airbyte_cdk.models import Status
 
-from integration_tests.graph_stand_in import PIXEL, GraphStandIn
-from integration_tests.graph_stand_in_responses import server_error
+from integration_tests.support.graph_stand_in import PIXEL, GraphStandIn
+from integration_tests.support.graph_stand_in.responses import server_error
 from source_meta_capi.source import SourceMetaCapi
 
 TOKEN = "EAAB-check-token-value"

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import requests
 
-from integration_tests.graph_stand_in import DEFAULT_PIXEL_ID, PIXEL, STATS, GraphStandIn
-from integration_tests.graph_stand_in_responses import graph_error
+from integration_tests.support.graph_stand_in import DEFAULT_PIXEL_ID, PIXEL, STATS, GraphStandIn
+from integration_tests.support.graph_stand_in.responses import graph_error
 from source_meta_capi.capi.appsecret_proof import appsecret_proof
 
 TOKEN = "tok"

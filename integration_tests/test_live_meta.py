@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from airbyte_cdk.models import Status, SyncMode
 
-from integration_tests.push_harness import records, sync
+from integration_tests.support.push_harness import records, sync
 from source_meta_capi.capi.events_client import CapiEventsClient
 from source_meta_capi.source import SourceMetaCapi
 
@@ -40,7 +40,12 @@ pytestmark = [
 def live_config() -> dict[str, Any]:
     credentials: dict[str, Any] = {"auth_type": "access_token", "access_token": TOKEN}
     if APP_SECRET:
-        credentials = {"auth_type": "app_credentials", "app_id": "0", "app_secret": APP_SECRET, "access_token": TOKEN}
+        credentials = {
+            "auth_type": "app_credentials",
+            "app_id": "100000000000001",
+            "app_secret": APP_SECRET,
+            "access_token": TOKEN,
+        }
     start = (datetime.now(timezone.utc) - timedelta(days=1)).strftime("%Y-%m-%dT%H:00:00Z")
     return {
         "pixels": [{"pixel_id": PIXEL}],

@@ -17,8 +17,8 @@ from typing import Any, Iterator
 
 import pytest
 
-from integration_tests.graph_stand_in import DATASET_QUALITY, PIXEL, STATS, GraphStandIn
-from integration_tests.graph_stand_in_responses import server_error
+from integration_tests.support.graph_stand_in import DATASET_QUALITY, PIXEL, STATS, GraphStandIn
+from integration_tests.support.graph_stand_in.responses import server_error
 
 TOKEN = "EAAB-integration-token-0123456789abcdef"
 APP_SECRET = "integration-app-secret"
@@ -49,7 +49,9 @@ def _config(graph: GraphStandIn, token: str = TOKEN) -> dict[str, Any]:
         "start_date": f"{datetime.now(UTC) - timedelta(days=30):%Y-%m-%dT%H:%M:%SZ}",
         "credentials": {
             "auth_type": "app_credentials",
-            "app_id": "42",
+            # A realistic 15-digit id: app_id is airbyte_secret, and the CDK masks every occurrence of a
+            # secret in the output, so "42" would mask digits of timestamps too.
+            "app_id": "123456789012345",
             "app_secret": APP_SECRET,
             "access_token": token,
         },

@@ -10,8 +10,8 @@ import pytest
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.test.entrypoint_wrapper import discover
 
-from integration_tests.graph_stand_in import GraphStandIn
-from integration_tests.push_harness import records, sync
+from integration_tests.support.graph_stand_in import GraphStandIn
+from integration_tests.support.push_harness import records, sync
 from source_meta_capi.source import SourceMetaCapi
 from source_meta_capi.staging.open_store import open_store
 from source_meta_capi.staging.sample_data import stage_sample

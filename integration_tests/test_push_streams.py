@@ -12,8 +12,8 @@ from typing import Any, Callable, Iterator
 import pytest
 from airbyte_cdk.models import FailureType, Status, SyncMode
 
-from integration_tests.conftest import s3_staging_config
-from integration_tests.push_harness import final_state, identities, records, sync
+from integration_tests.support.push_harness import final_state, identities, records, sync
+from integration_tests.support.s3 import s3_staging_config
 from source_meta_capi.push import streams as push_streams
 from source_meta_capi.source import SourceMetaCapi
 from source_meta_capi.staging.keys import ObjectKind

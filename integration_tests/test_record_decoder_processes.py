@@ -20,7 +20,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from integration_tests.conftest import s3_staging_config
+from integration_tests.support.s3 import s3_staging_config
 from source_meta_capi.staging.keys import ObjectKind
 from source_meta_capi.staging.open_store import open_store, s3_options_from_mapping
 from source_meta_capi.staging.sample_data import sample_event, stage_sample

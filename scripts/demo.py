@@ -32,7 +32,7 @@ from standardwebhooks import Webhook
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from integration_tests.graph_stand_in import GraphStandIn  # noqa: E402
+from integration_tests.support.graph_stand_in import GraphStandIn  # noqa: E402
 
 DEMO = ROOT / ".demo"
 BUCKET = DEMO / "bucket"

@@ -21,7 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from integration_tests.dbt_fixtures import harness
-from integration_tests.graph_stand_in import GraphStandIn
+from integration_tests.support.graph_stand_in import GraphStandIn
 
 ROOT = Path(__file__).resolve().parent.parent
 PYAIRBYTE_PYTHON = ROOT / ".venv-pyairbyte" / "bin" / "python"

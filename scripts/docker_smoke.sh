@@ -23,6 +23,22 @@ BASE_IMAGE=$(local_base_image "${BASE_IMAGE:-}")
 IMAGE=airbyte/source-meta-capi:dev
 docker build --build-arg BASE_IMAGE="$BASE_IMAGE" -t "$IMAGE" "$ROOT"
 
+# What the image weighs and where: the total, each layer, the venv's 10 largest packages; and
+# that nothing of the build (pip, setuptools, wheel) or the receiver's server stack is in it.
+SITE=/opt/connector/lib/python3.11/site-packages
+size=$(docker image inspect -f '{{.Size}}' "$IMAGE")
+base_size=$(docker image inspect -f '{{.Size}}' "$BASE_IMAGE" 2>/dev/null || echo 0)
+echo "docker smoke: image $IMAGE is $((size / 1048576)) MiB ($(((size - base_size) / 1048576)) MiB above the base image)"
+echo "docker smoke: layers (largest first):"
+docker history --format '{{.Size}}\t{{.CreatedBy}}' "$IMAGE" | sort -h -r | head -5 | cut -c1-140 | sed 's/^/  /'
+echo "docker smoke: largest parts of $SITE:"
+docker run --rm --network none --entrypoint sh "$IMAGE" -c "du -sk $SITE/* | sort -rn | head -10" \
+  | awk '{printf "  %6.1f MiB  %s\n", $1 / 1024, $2}'
+docker run --rm --network none --entrypoint /opt/connector/bin/python "$IMAGE" -c "
+import importlib.util as u, sys
+extra = [m for m in ('pip', 'setuptools', 'wheel', 'starlette', 'uvicorn', 'mangum', 'prometheus_client') if u.find_spec(m)]
+sys.exit(f'not for the connector image: {extra}' if extra else 0)"
+
 DATA="$WORK/data"
 mkdir -p "$DATA"
 "$ROOT/.venv/bin/python" - "$DATA" <<'PY'

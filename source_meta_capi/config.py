@@ -40,6 +40,28 @@ def connection_specification() -> Mapping[str, Any]:
     return spec
 
 
+def upgraded_config(config: Mapping[str, Any]) -> Mapping[str, Any]:
+    """`config` in the spec's current shape: the same object when nothing changes, else a copy.
+
+    Rewrites each pixel's deprecated `custom_data_properties` map (`{"coupon_code": "string"}`)
+    into the list the spec declares (`[{"name": "coupon_code", "type": "string"}]`), which the
+    Airbyte UI can render and the spec validates. The mapping given is not changed.
+    """
+    pixels = config.get("pixels")
+    if not isinstance(pixels, list) or not any(
+        isinstance(pixel, Mapping) and isinstance(pixel.get("custom_data_properties"), Mapping) for pixel in pixels
+    ):
+        return config
+    upgraded = []
+    for pixel in pixels:
+        properties = pixel.get("custom_data_properties") if isinstance(pixel, Mapping) else None
+        if isinstance(properties, Mapping):
+            listed = [{"name": name, "type": json_type} for name, json_type in properties.items()]
+            pixel = {**pixel, "custom_data_properties": listed}
+        upgraded.append(pixel)
+    return {**config, "pixels": upgraded}
+
+
 def with_spec_defaults(config: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of `config` with spec.yaml's defaults filled in (the mapping given is not changed).
 
@@ -132,10 +154,17 @@ class PixelConfig(_Frozen):
     def _custom_data_properties(cls, value: Any) -> Any:
         properties = value or {}
         if isinstance(properties, list):
-            # Also accept [{"name": …, "type": …}], the shape some UIs produce for maps.
-            properties = {str(e.get("name")): e.get("type") for e in properties if isinstance(e, Mapping)}
+            # The spec's form, [{"name": …, "type": …}]: a list the Airbyte UI can render.
+            pairs = {}
+            for entry in properties:
+                name = entry.get("name") if isinstance(entry, Mapping) else None
+                if not isinstance(name, str) or not name.strip():
+                    raise ValueError('must be a list of {"name": …, "type": …} with a non-empty name')
+                pairs[name.strip()] = entry.get("type")
+            properties = pairs
         if not isinstance(properties, Mapping):
-            raise ValueError("must map field names to JSON types")
+            # Deprecated but accepted: the first form, a map of field names to JSON types.
+            raise ValueError('must be a list of {"name": …, "type": …}')
         return properties
 
 

@@ -7,8 +7,9 @@ this module again (as the console script's main module) and must not load the CD
 from __future__ import annotations
 
 import gc
+import json
 import sys
-from typing import List, Optional
+from typing import Any, List, Mapping, Optional
 
 
 def run(args: Optional[List[str]] = None) -> None:
@@ -22,9 +23,12 @@ def run(args: Optional[List[str]] = None) -> None:
     catalog_path = AirbyteEntrypoint.extract_catalog(argv)
     config_path = AirbyteEntrypoint.extract_config(argv)
     state_path = AirbyteEntrypoint.extract_state(argv)
+    config = SourceMetaCapi.read_config(config_path) if config_path else None
+    if config_path and config is not None:
+        _persist_upgraded_config(config_path, config)
     source = SourceMetaCapi(
         catalog=SourceMetaCapi.read_catalog(catalog_path) if catalog_path else None,
-        config=SourceMetaCapi.read_config(config_path) if config_path else None,
+        config=config,
         state=SourceMetaCapi.read_state(state_path) if state_path else None,
     )
     # This process writes the protocol itself, so records checked in the decoder processes can
@@ -37,6 +41,28 @@ def run(args: Optional[List[str]] = None) -> None:
     # for this one sync: a host running the source in-process (PyAirbyte, tests) keeps its heap.
     gc.freeze()
     launch(source, argv)
+
+
+def _persist_upgraded_config(config_path: str, config: Mapping[str, Any]) -> None:
+    """Rewrite a config saved in a deprecated shape, and tell the platform (a CONTROL message),
+    as the CDK does for declarative config migrations: the next sync starts from the new shape."""
+    import orjson
+    from airbyte_cdk.config_observation import create_connector_config_control_message
+    from airbyte_cdk.models import AirbyteMessageSerializer
+
+    from source_meta_capi.config import upgraded_config
+
+    upgraded = upgraded_config(config)
+    if upgraded is config:
+        return
+    try:
+        with open(config_path, "w") as handle:
+            json.dump(upgraded, handle)
+    except OSError:
+        pass  # A read-only mount: the CONTROL message below still updates the platform's copy.
+    message = create_connector_config_control_message(dict(upgraded))
+    sys.stdout.write(orjson.dumps(AirbyteMessageSerializer.dump(message)).decode() + "\n")
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":

@@ -22,12 +22,12 @@ from airbyte_cdk.sources.streams.concurrent.abstract_stream import AbstractStrea
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_meta_capi.check import check_connection
-from source_meta_capi.config import ConfigError, SourceConfig, with_spec_defaults
-from source_meta_capi.push.streams import PushStreamReader, build_push_streams
+from source_meta_capi.config import ConfigError, SourceConfig, upgraded_config, with_spec_defaults
+from source_meta_capi.push.streams import PUSH_STREAMS, PushStreamReader, build_push_streams
 from source_meta_capi.push.sync_report import SyncReport
 from source_meta_capi.staging.open_store import open_store
 from source_meta_capi.staging.reader import StagingReader
-from source_meta_capi.staging.store import StoreError
+from source_meta_capi.staging.store import StoreAccessError, StoreError
 
 MANIFEST_PATH = Path(__file__).parent / "manifest.yaml"
 
@@ -50,7 +50,10 @@ class SourceMetaCapi(YamlDeclarativeSource):
         config: Optional[Mapping[str, Any]] = None,
         state: Optional[List[AirbyteStateMessage]] = None,
     ) -> None:
-        # The manifest and the components read spec.yaml's defaults from the config they get.
+        # Configs saved before the spec changed shape are read in its current one (run.py also
+        # writes the upgraded config back); the manifest and the components read spec.yaml's
+        # defaults from the config they get.
+        config = upgraded_config(config) if config else config
         defaulted = with_spec_defaults(config) if config else config
         super().__init__(path_to_yaml=str(MANIFEST_PATH), catalog=catalog, config=defaulted, state=state)
         self._configured_catalog = catalog
@@ -101,6 +104,24 @@ class SourceMetaCapi(YamlDeclarativeSource):
             streams.extend(built.stream for built in push)
         return streams
 
+    def _check_bucket_before_read(self, catalog: ConfiguredAirbyteCatalog) -> None:
+        """Fail the sync as `check` would when a push stream is selected and the bucket is unusable.
+
+        Listing a missing local folder or S3 prefix finds nothing, so without this a sync of a
+        mistyped bucket_url succeeds with 0 records and every stream COMPLETE.
+        """
+        staging = self._parsed_config().staging
+        push_names = {spec.name for spec in PUSH_STREAMS}
+        if staging is None or not any(configured.stream.name in push_names for configured in catalog.streams):
+            return
+        try:
+            open_store(staging.bucket_url, staging.s3).check()
+        except StoreError as error:
+            failure = FailureType.config_error if isinstance(error, StoreAccessError) else FailureType.transient_error
+            raise AirbyteTracedException(
+                message=f"Staging bucket: {error}", internal_message=repr(error), failure_type=failure
+            ) from error
+
     def _incremental_stream_names(self) -> frozenset[str]:
         if self._configured_catalog is None:
             return frozenset()
@@ -111,6 +132,11 @@ class SourceMetaCapi(YamlDeclarativeSource):
         )
 
     # ---- verbs ----------------------------------------------------------------------------
+    def configure(self, config: Mapping[str, Any], temp_dir: str) -> Mapping[str, Any]:
+        # The entrypoint validates what this returns against the spec: a config in a deprecated
+        # shape must be upgraded first, also when the source was built without a config.
+        return super().configure(upgraded_config(config), temp_dir)
+
     def discover(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteCatalog:
         rebuilt = self._rebuilt_for(config)
         if rebuilt is not None:
@@ -143,6 +169,7 @@ class SourceMetaCapi(YamlDeclarativeSource):
             return
         if self._configured_catalog is None:
             self._configured_catalog = catalog
+        self._check_bucket_before_read(catalog)
         try:
             yield from super().read(logger, config, catalog, state)
         finally:

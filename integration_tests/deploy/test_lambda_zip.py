@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
-import importlib.util
 import json
 import os
 import shutil
@@ -21,12 +20,12 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import boto3
 import pytest
 
+from integration_tests.support.deploy_modules import load_deploy_module
 from source_meta_capi.receiver.signatures import sign_standard_webhook
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,17 +37,6 @@ SECRET = "whsec_" + base64.b64encode(b"deploy-test-webhook-secret-32by!").decode
 EMAIL_HASH = "2481f36dfc515ca76451aaadf1399026942a01ee50c6d0a61988b43cef039bc2"  # "  Joe@Example.COM "
 PHONE_HASH = "e323ec626319ca94ee8bff2e4c87cf613be6ea19919ed1364124e16807ab3176"  # "(650)555-1212", US
 COUNTRY_HASH = "79adb2a2fce5c6ba215fe5f27f532d4e7edbac4b6a5e09e1ef3a08084a904621"  # "United States"
-
-
-def _deploy_module(name: str) -> ModuleType:
-    qualified = f"_meta_capi_deploy_{name}"
-    if qualified not in sys.modules:
-        spec = importlib.util.spec_from_file_location(qualified, ROOT / "deploy" / f"{name}.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[qualified] = module
-        spec.loader.exec_module(module)
-    return sys.modules[qualified]
 
 
 @dataclass(frozen=True)
@@ -64,8 +52,8 @@ class BuiltPackage:
 @pytest.fixture(scope="session")
 def lambda_package(tmp_path_factory: pytest.TempPathFactory) -> BuiltPackage:
     """Built once per session; wheels are cached under build/ so later runs need no download."""
-    build = _deploy_module("build_lambda_zip")
-    template = _deploy_module("cfn_yaml").load_template(ROOT / "deploy" / "template.yaml")
+    build = load_deploy_module("build_lambda_zip")
+    template = load_deploy_module("cfn_yaml").load_template(ROOT / "deploy" / "template.yaml")
     function = template["Resources"]["ReceiverFunction"]
     batch_function = template["Resources"]["QueueBatchFunction"]
     out = tmp_path_factory.mktemp("lambda")
@@ -267,7 +255,7 @@ def hashes_in(value: Any) -> Iterator[str]:
 
 
 def test_given_package_when_listing_it_then_receiver_only_within_budget(lambda_package: BuiltPackage) -> None:
-    build = _deploy_module("build_lambda_zip")
+    build = load_deploy_module("build_lambda_zip")
     top = {path.name for path in lambda_package.unpacked.iterdir()}
     assert {
         "source_meta_capi",
@@ -295,7 +283,7 @@ def test_given_package_when_listing_it_then_receiver_only_within_budget(lambda_p
 def test_given_same_inputs_when_rebuilt_elsewhere_then_identical_bytes(
     lambda_package: BuiltPackage, tmp_path: Path
 ) -> None:
-    build = _deploy_module("build_lambda_zip")
+    build = load_deploy_module("build_lambda_zip")
     # Reuse the downloaded wheels: the point is the build, not the index.
     shutil.copytree(ROOT / "build" / "lambda-wheels" / "x86_64", tmp_path / "lambda-wheels" / "x86_64")
     again = build.build("x86_64", tmp_path / "again.zip", tmp_path)

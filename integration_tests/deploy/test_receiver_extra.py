@@ -82,7 +82,7 @@ def test_given_receiver_extra_missing_when_console_script_runs_then_one_line_ins
     assert completed.returncode == 1
     assert completed.stdout == ""
     (line,) = completed.stderr.splitlines()
-    assert "pip install 'source-meta-capi[receiver]'" in line and "starlette, uvicorn" in line
+    assert "pip install 'airbyte-source-meta-capi[receiver]'" in line and "starlette, uvicorn" in line
 
 
 def test_given_receiver_extra_when_pinned_for_lambda_and_image_then_every_package_is_pinned() -> None:

@@ -6,8 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import random
-import socket
-import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -16,11 +14,11 @@ from typing import Any, Callable, Optional
 
 import pytest
 import requests
-import uvicorn
 from standardwebhooks import Webhook
-from starlette.applications import Starlette
 
-from integration_tests.graph_stand_in import GraphStandIn
+from integration_tests.support.clocks import FakeClock
+from integration_tests.support.graph_stand_in import GraphStandIn
+from integration_tests.support.receiver_servers import RunningReceiver
 from source_meta_capi.capi.events_client import CapiEventsClient
 from source_meta_capi.receiver.app import create_app
 from source_meta_capi.receiver.runtime import ReceiverRuntime, build_runtime
@@ -33,49 +31,6 @@ PIXEL = "1234567890"
 TOKEN = "test-token"
 SECRET = "whsec_" + base64.b64encode(b"receiver-integration-secret-32b!").decode()
 HUB_SECRET = "hub-app-secret"
-
-
-class RunningReceiver:
-    """uvicorn serving an app on a free loopback port in a thread; `stop()` shuts it down."""
-
-    def __init__(self, app: Starlette) -> None:
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind(("127.0.0.1", 0))
-        self.port = self._socket.getsockname()[1]
-        config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=5)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.01)
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
-        self._socket.close()
-
-
-class FakeClock:
-    """Monotonic time that advances only when someone sleeps: backoff is recorded, not waited."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-        self._lock = threading.Lock()
-
-    def monotonic(self) -> float:
-        with self._lock:
-            return self.now
-
-    def sleep(self, seconds: float) -> None:
-        with self._lock:
-            self.sleeps.append(seconds)
-            self.now += seconds
 
 
 @dataclass

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import requests
 
-from integration_tests.push_harness import records, sync
 from integration_tests.receiver.conftest import PIXEL, SECRET, TOKEN, event
+from integration_tests.support.push_harness import records, sync
 from source_meta_capi.receiver.cli import main as cli_main
 
 RAW_VALUES = ("Joe@Example.com", "joe@example.com", "(650)555-1212")

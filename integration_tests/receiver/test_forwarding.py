@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 
-from integration_tests.graph_stand_in import EVENTS
-from integration_tests.graph_stand_in_responses import rate_limited, server_error
 from integration_tests.receiver.conftest import PIXEL, event
+from integration_tests.support.graph_stand_in import EVENTS
+from integration_tests.support.graph_stand_in.responses import rate_limited, server_error
 from source_meta_capi.receiver.jobs import reconcile, redrive
 from source_meta_capi.staging.keys import ObjectKind
 

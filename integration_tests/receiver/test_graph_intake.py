@@ -25,9 +25,9 @@ from facebook_business.api import FacebookAdsApi
 from facebook_business.exceptions import FacebookRequestError
 from facebook_business.session import FacebookSession
 
-from integration_tests.graph_stand_in import GraphStandIn
-from integration_tests.push_harness import records, sync
 from integration_tests.receiver.conftest import PIXEL, TOKEN, Receiver
+from integration_tests.support.graph_stand_in import GraphStandIn
+from integration_tests.support.push_harness import records, sync
 from source_meta_capi.capi.appsecret_proof import appsecret_proof, appsecret_proof_timed
 from source_meta_capi.staging.keys import ObjectKind
 

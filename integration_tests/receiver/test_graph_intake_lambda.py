@@ -20,10 +20,10 @@ from facebook_business.exceptions import FacebookRequestError
 from facebook_business.session import FacebookSession
 from requests.adapters import BaseAdapter
 
-from integration_tests.graph_stand_in import GraphStandIn
-from integration_tests.push_harness import records, sync
 from integration_tests.receiver.conftest import PIXEL, TOKEN
 from integration_tests.receiver.test_graph_intake import APP_SECRET, sdk_event
+from integration_tests.support.graph_stand_in import GraphStandIn
+from integration_tests.support.push_harness import records, sync
 from source_meta_capi.receiver import json_logging, lambda_handler
 from source_meta_capi.staging.open_store import open_store
 

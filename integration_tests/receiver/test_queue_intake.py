@@ -20,11 +20,11 @@ import boto3
 import pytest
 from botocore.client import BaseClient
 
-from integration_tests.conftest import s3_staging_config
-from integration_tests.graph_stand_in import GraphStandIn
-from integration_tests.push_harness import identities, sync
 from integration_tests.receiver.conftest import PIXEL, SECRET, TOKEN, event, sw_headers
 from integration_tests.receiver.test_lambda_handler import v2_event
+from integration_tests.support.graph_stand_in import GraphStandIn
+from integration_tests.support.push_harness import identities, sync
+from integration_tests.support.s3 import s3_staging_config
 from source_meta_capi.receiver import batch_handler, lambda_handler
 from source_meta_capi.receiver.batch_handler import BatchDrain
 from source_meta_capi.receiver.runtime import build_runtime

@@ -7,9 +7,9 @@ from typing import Any, Mapping, Optional
 
 from airbyte_cdk.models import AirbyteStateMessage, SyncMode
 
-from integration_tests.push_harness import final_state, records, sync
 from integration_tests.reliability import audit
 from integration_tests.reliability.traffic import OTHER_PIXEL, PIXEL, Identity
+from integration_tests.support.push_harness import final_state, records, sync
 
 
 def push_config(staging: Mapping[str, Any], settle_seconds: int = 0) -> dict[str, Any]:

@@ -16,7 +16,6 @@ from typing import Any, Optional
 import pytest
 from airbyte_cdk.models import AirbyteStateMessage
 
-from integration_tests.conftest import s3_staging_config
 from integration_tests.reliability import audit
 from integration_tests.reliability.conftest import variants
 from integration_tests.reliability.processes import ReceiverProcess, receiver_env
@@ -31,6 +30,7 @@ from integration_tests.reliability.traffic import (
     plan_requests,
     staged_identities,
 )
+from integration_tests.support.s3 import s3_staging_config
 from source_meta_capi.staging.open_store import open_store, s3_options_from_mapping
 from source_meta_capi.staging.store import ObjectStore
 

@@ -17,14 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from integration_tests.graph_stand_in import EVENTS, GraphStandIn
-from integration_tests.graph_stand_in_responses import delayed, rate_limited, server_error
-from integration_tests.receiver.conftest import FakeClock
 from integration_tests.reliability import audit
 from integration_tests.reliability.asgi_client import call
 from integration_tests.reliability.conftest import variants
 from integration_tests.reliability.source_runs import push_config, sync_until_quiet
 from integration_tests.reliability.traffic import ACCESS_TOKEN, PIXEL, SECRET, assert_exactly_once, make_event, sign
+from integration_tests.support.clocks import FakeClock
+from integration_tests.support.graph_stand_in import EVENTS, GraphStandIn
+from integration_tests.support.graph_stand_in.responses import delayed, rate_limited, server_error
 from source_meta_capi.capi.events_client import CapiEventsClient
 from source_meta_capi.receiver.app import create_app
 from source_meta_capi.receiver.jobs import redrive

@@ -20,11 +20,11 @@ from typing import Any
 import pytest
 from airbyte_cdk.models import ConfiguredAirbyteCatalogSerializer
 
-from integration_tests.push_harness import catalog
 from integration_tests.reliability import audit
 from integration_tests.reliability.conftest import variants
 from integration_tests.reliability.source_runs import push_config
 from integration_tests.reliability.traffic import OTHER_PIXEL, PIXEL
+from integration_tests.support.push_harness import catalog
 from source_meta_capi.staging.keys import ObjectKind
 from source_meta_capi.staging.local_store import LocalFolderStore
 from source_meta_capi.staging.writer import StagingWriter

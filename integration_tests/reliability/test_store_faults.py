@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 import requests
 
-from integration_tests.conftest import s3_staging_config
 from integration_tests.reliability import audit
 from integration_tests.reliability.conftest import variants
 from integration_tests.reliability.fault_proxy import FaultProxy
@@ -33,6 +32,7 @@ from integration_tests.reliability.traffic import (
     plan_requests,
 )
 from integration_tests.reliability.traffic import staged_identities as staged_in
+from integration_tests.support.s3 import s3_staging_config
 from source_meta_capi.staging.open_store import open_store, s3_options_from_mapping
 from source_meta_capi.staging.reader import StagingReader
 from source_meta_capi.staging.store import ObjectStore

@@ -27,11 +27,11 @@ from source_meta_capi.push.cursor import ArrivalWatermarkCursor
 from source_meta_capi.push.decoder_pool import DecoderPoolError, LazyDecoderPool
 from source_meta_capi.push.object_checks import Finding, ObjectScope, check_object
 from source_meta_capi.push.record_checks import DriftFinding, RecordTypeChecker
-from source_meta_capi.push.sync_report import SyncReport
+from source_meta_capi.push.sync_report import HeldObjects, SyncReport
 from source_meta_capi.staging.identity_filter import IdentityFilter
-from source_meta_capi.staging.keys import ObjectKey, ObjectKind, arrival_floor_key
+from source_meta_capi.staging.keys import ObjectKey, ObjectKind, arrival_floor_key, parse_object_key, pixel_prefix
 from source_meta_capi.staging.reader import HourPrefix, StagingReader
-from source_meta_capi.staging.records import CURSOR_FIELD
+from source_meta_capi.staging.records import CURSOR_FIELD, iso_utc
 from source_meta_capi.staging.store import CorruptObjectError, StoreAccessError, StoreError
 
 
@@ -164,8 +164,54 @@ class PushStreamReader(PartitionGenerator):
                     self.spec.kind, pixel.pixel_id, after_key=after_key, arrived_before=self._arrived_before
                 ):
                     yield StagedHourPartition(self, hour, self._cursor.register(pixel.pixel_id), after_key, objects)
+                if self._arrived_before is not None:
+                    self._report_held(pixel.pixel_id, after_key, self._arrived_before)
             except StoreError as error:
                 raise _store_failure(error, f"list {self.spec.name} of pixel {pixel.pixel_id}") from error
+
+    def _report_held(self, pixel_id: str, after_key: Optional[str], arrived_before: datetime) -> None:
+        """Count the objects this sync leaves for a later one because they arrived within the
+        settle window, and say when they become readable (a first sync right after sending
+        events otherwise returns nothing without a word).
+
+        One more listing per pixel, from the cutoff on: it only walks the last settle_seconds
+        of objects.
+        """
+        floor = arrival_floor_key(self.spec.kind, pixel_id, arrived_before)
+        start_after = max(floor, after_key) if after_key else floor
+        count = 0
+        first: Optional[datetime] = None
+        last: Optional[datetime] = None
+        for key in self._reader.store.list_keys(pixel_prefix(self.spec.kind, pixel_id), start_after=start_after):
+            parsed = parse_object_key(key)
+            if parsed is None or parsed.kind is not self.spec.kind or parsed.pixel_id != pixel_id:
+                continue
+            if parsed.arrival < arrived_before:
+                continue
+            count += 1
+            first = parsed.arrival if first is None else min(first, parsed.arrival)
+            last = parsed.arrival if last is None else max(last, parsed.arrival)
+        if not count:
+            return
+        assert first is not None and last is not None
+        held = HeldObjects(
+            self.spec.name, pixel_id, count, first, last, timedelta(seconds=self._staging.settle_seconds)
+        )
+        self._report.held_for_settle_window(held)
+        logger.info(
+            json.dumps(
+                {
+                    "event": "objects_held_for_settle_window",
+                    **held.as_dict(),
+                    "message": (
+                        f"{count} {self.spec.name} object(s) of pixel {pixel_id} arrived less than "
+                        f"{self._staging.settle_seconds} s ago (staging.settle_seconds) and are left for a later "
+                        f"sync: the first becomes readable at {iso_utc(held.first_readable_at)}, all of them "
+                        f"by {iso_utc(held.all_readable_at)}."
+                    ),
+                }
+            )
+        )
 
     def read_hour(self, partition: StagedHourPartition) -> Iterable[Record]:
         name = self.spec.name

@@ -9,7 +9,7 @@
     meta-capi-receiver env            # the environment variables, as a Markdown table
 
 Configuration comes from the environment (see `env`); flags override host, port and workers.
-Needs the `receiver` extra: pip install 'source-meta-capi[receiver]'.
+Needs the `receiver` extra: pip install 'airbyte-source-meta-capi[receiver]'.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ RECEIVER_EXTRA_MODULES = (
     "phonenumbers",
     "pycountry",
 )
-INSTALL_HINT = "pip install 'source-meta-capi[receiver]'"
+INSTALL_HINT = "pip install 'airbyte-source-meta-capi[receiver]'"
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -153,10 +153,11 @@ def _serve(args: argparse.Namespace) -> int:
         "timeout_graceful_shutdown": 15,  # let in-flight group commits finish
         "backlog": 2048,
         "server_header": False,
-        # Hostile clients (issue 14, finding 7): an idle keep-alive connection is closed after 5 s,
+        # Hostile clients (issue 14, finding 7): an idle keep-alive connection is closed after 5 s
+        # (META_CAPI_KEEP_ALIVE_S; behind a load balancer, above its idle timeout),
         # h11 refuses a header block past 16 KiB (the app answers 431 past that under httptools),
         # and the app gives a body META_CAPI_BODY_TIMEOUT_S to arrive.
-        "timeout_keep_alive": 5,
+        "timeout_keep_alive": settings.keep_alive_s,
         "h11_max_incomplete_event_size": 16 * 1024,
     }
     if args.workers > 1:
@@ -351,7 +352,7 @@ def _schemas(args: argparse.Namespace) -> int:
 
 
 def _env(args: argparse.Namespace) -> int:
-    from source_meta_capi.receiver.settings import env_table_markdown
+    from source_meta_capi.receiver.env_table import env_table_markdown
 
     sys.stdout.write(env_table_markdown())
     return 0

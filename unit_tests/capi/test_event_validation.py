@@ -1,4 +1,8 @@
-"""Validation of server events and CAPI request bodies (§1.1, §1.2, §2, §10)."""
+"""Validation of server events and CAPI request bodies (§1.1, §1.2, §2, §10): the envelope and the batch.
+
+The parts of an event with a module of their own are tested beside it: test_user_data_validation.py,
+test_action_source_validation.py, test_custom_data_validation.py, test_data_processing_validation.py.
+"""
 
 from typing import Any
 
@@ -10,46 +14,7 @@ from source_meta_capi.capi.event_validation import (
     validate_batch,
     validate_event,
 )
-
-NOW = 1764150000
-DAY = 24 * 3600
-EXTINFO = ["a2", "com.example", "1", "1.0", "14", "Pixel", "en_US", "UTC",
-           "", "1080", "1920", "2.0", "8", "128", "64", "Europe/Berlin"]  # fmt: skip
-
-
-def web_event(**overrides: Any) -> dict[str, Any]:
-    event: dict[str, Any] = {
-        "event_name": "Purchase",
-        "event_time": NOW - 60,
-        "event_id": "order-10023",
-        "action_source": "website",
-        "event_source_url": "https://shop.example.com/checkout/thank-you",
-        "user_data": {"em": "joe@example.com", "client_user_agent": "Mozilla/5.0"},
-        "custom_data": {"currency": "USD", "value": 123.45},
-    }
-    event.update(overrides)
-    return {key: value for key, value in event.items() if value is not None}
-
-
-def app_event(**overrides: Any) -> dict[str, Any]:
-    event = web_event(
-        action_source="app",
-        event_source_url=None,
-        event_name="AddToCart",
-        custom_data=None,
-        user_data={"madid": "38400000-8cf0-11bd-b23e-10b96e40000d"},
-        app_data={
-            "advertiser_tracking_enabled": True,
-            "application_tracking_enabled": 1,
-            "extinfo": EXTINFO,
-        },
-    )
-    event.update(overrides)
-    return event
-
-
-def fields(rejections: list[EventRejection]) -> list[str]:
-    return [rejection.field for rejection in rejections]
+from unit_tests.capi.validation_events import DAY, NOW, fields, web_event
 
 
 def test_the_fact_sheet_example_event_is_valid() -> None:
@@ -95,16 +60,6 @@ def test_action_source_must_be_in_the_enum(action_source: Any) -> None:
     assert "action_source" in fields(validate_event(web_event(action_source=action_source), NOW))
 
 
-@pytest.mark.parametrize(
-    "action_source",
-    ["email", "phone_call", "chat", "physical_store", "system_generated", "other"],
-)
-def test_non_web_sources_need_no_url_or_user_agent(action_source: str) -> None:
-    event = web_event(action_source=action_source, event_source_url=None,
-                      user_data={"em": "joe@example.com"})  # fmt: skip
-    assert validate_event(event, NOW) == []
-
-
 @pytest.mark.parametrize("event_time", [True, "1764150000.0", " 1764150000", 1764149000.5, None, [NOW]])
 def test_event_time_must_be_integer_seconds(event_time: Any) -> None:
     event = web_event()
@@ -140,79 +95,6 @@ def test_millisecond_event_time_is_rejected_with_a_hint() -> None:
     assert "milliseconds" in rejection.reason
 
 
-def test_website_events_need_url_and_user_agent() -> None:
-    event = web_event(event_source_url="shop.example.com/x", user_data={"em": "a@b.co"})
-    assert fields(validate_event(event, NOW)) == [
-        "event_source_url",
-        "user_data.client_user_agent",
-    ]
-    assert "event_source_url" in fields(validate_event(web_event(event_source_url=None), NOW))
-    assert validate_event(web_event(event_source_url="HTTP://shop.example.com"), NOW) == []
-
-
-def test_valid_app_event() -> None:
-    assert validate_event(app_event(), NOW) == []
-
-
-def test_app_events_need_app_data() -> None:
-    event = app_event()
-    del event["app_data"]
-    assert fields(validate_event(event, NOW)) == ["app_data"]
-
-
-@pytest.mark.parametrize(
-    ("app_data", "expected"),
-    [
-        ({"application_tracking_enabled": True, "extinfo": EXTINFO},
-         ["app_data.advertiser_tracking_enabled"]),
-        ({"advertiser_tracking_enabled": "yes", "application_tracking_enabled": True,
-          "extinfo": EXTINFO}, ["app_data.advertiser_tracking_enabled"]),
-        ({"advertiser_tracking_enabled": 0, "application_tracking_enabled": False},
-         ["app_data.extinfo"]),
-        ({"advertiser_tracking_enabled": 0, "application_tracking_enabled": False,
-          "extinfo": EXTINFO[:15]}, ["app_data.extinfo"]),
-        ({"advertiser_tracking_enabled": 0, "application_tracking_enabled": False,
-          "extinfo": [*EXTINFO[:15], None]}, ["app_data.extinfo"]),
-    ],
-)  # fmt: skip
-def test_app_data_shape(app_data: dict[str, Any], expected: list[str]) -> None:
-    assert fields(validate_event(app_event(app_data=app_data), NOW)) == expected
-
-
-def test_business_messaging_needs_messaging_channel() -> None:
-    event = web_event(action_source="business_messaging", event_source_url=None,
-                      event_name="Lead", user_data={"ctwa_clid": "abc"})  # fmt: skip
-    assert fields(validate_event(event, NOW)) == ["messaging_channel"]
-    event["messaging_channel"] = "whatsapp"
-    assert validate_event(event, NOW) == []
-
-
-@pytest.mark.parametrize(
-    ("custom_data", "expected"),
-    [
-        (None, ["custom_data.value", "custom_data.currency"]),
-        ({"currency": "USD"}, ["custom_data.value"]),
-        ({"currency": "USD", "value": "12.5"}, []),
-        ({"currency": "USD", "value": "abc"}, ["custom_data.value"]),
-        ({"currency": "USD", "value": True}, ["custom_data.value"]),
-        ({"currency": "USD", "value": float("nan")}, ["custom_data.value"]),
-        ({"value": 1}, ["custom_data.currency"]),
-        ({"value": 1, "currency": "US"}, ["custom_data.currency"]),
-        ({"value": 1, "currency": "U$D"}, ["custom_data.currency"]),
-        ({"value": 1, "currency": "XYZ"}, ["custom_data.currency"]),
-        ({"value": 0, "currency": "usd"}, []),
-        ({"value": 10, "currency": "EUR"}, []),
-    ],
-)
-def test_purchase_needs_value_and_currency(custom_data: dict[str, Any] | None, expected: list[str]) -> None:
-    assert fields(validate_event(web_event(custom_data=custom_data), NOW)) == expected
-
-
-def test_custom_data_must_be_an_object() -> None:
-    event = web_event(event_name="ViewContent", custom_data=["x"])
-    assert fields(validate_event(event, NOW)) == ["custom_data"]
-
-
 @pytest.mark.parametrize("event_id", ["", "  ", 1.5, True, {"id": 1}, "x" * 257])
 def test_bad_event_ids_are_rejected(event_id: Any) -> None:
     event = web_event()
@@ -224,53 +106,6 @@ def test_integer_event_id_is_accepted_and_reported_as_string() -> None:
     assert validate_event(web_event(event_id=10023), NOW) == []
     [rejection] = validate_event(web_event(event_id=10023, event_time="x"), NOW)
     assert rejection.event_id == "10023"
-
-
-def test_user_data_must_carry_a_match_key() -> None:
-    event = web_event(action_source="email", event_source_url=None,
-                      user_data={"em": "", "ph": []})  # fmt: skip
-    assert fields(validate_event(event, NOW)) == ["user_data"]
-
-
-@pytest.mark.parametrize(
-    ("user_data", "field"),
-    [
-        ({"em": {"address": "a@b.co"}, "fbp": "fb.1.2.3"}, "user_data.em"),
-        ({"em": ["a@b.co", 1.5], "fbp": "fb.1.2.3"}, "user_data.em"),
-        ({"em": "a@b.co", "fbp": ["fb.1.2.3"]}, "user_data.fbp"),
-    ],
-)
-def test_user_data_value_types(user_data: dict[str, Any], field: str) -> None:
-    event = web_event(action_source="email", event_source_url=None, user_data=user_data)
-    assert fields(validate_event(event, NOW)) == [field]
-
-
-@pytest.mark.parametrize(
-    ("overrides", "expected"),
-    [
-        ({"data_processing_options": []}, []),
-        ({"data_processing_options": "LDU"}, ["data_processing_options"]),
-        ({"data_processing_options": ["LDU", 1]}, ["data_processing_options"]),
-        ({"data_processing_options": ["LDU"], "data_processing_options_country": 1,
-          "data_processing_options_state": 1000}, []),
-        ({"data_processing_options": ["LDU"], "data_processing_options_country": 0,
-          "data_processing_options_state": 0}, []),
-        ({"data_processing_options": ["LDU"], "data_processing_options_state": 0},
-         ["data_processing_options_country"]),
-        ({"data_processing_options": ["LDU"], "data_processing_options_country": 1},
-         ["data_processing_options_state"]),
-        ({"data_processing_options": ["LDU"], "data_processing_options_country": 1,
-          "data_processing_options_state": 999}, ["data_processing_options_state"]),
-    ],
-)  # fmt: skip
-def test_limited_data_use(overrides: dict[str, Any], expected: list[str]) -> None:
-    assert fields(validate_event(web_event(**overrides), NOW)) == expected
-
-
-def test_ldu_state_is_optional_when_an_ip_address_is_sent() -> None:
-    event = web_event(data_processing_options=["LDU"], data_processing_options_country=1)
-    event["user_data"]["client_ip_address"] = "2001:db8::7"
-    assert validate_event(event, NOW) == []
 
 
 def test_optional_fields_are_type_checked() -> None:

@@ -2,33 +2,34 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+
+from integration_tests.support.deploy_modules import load_deploy_module
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 TEMPLATES = sorted(DEPLOY.glob("*.yaml"))
 
 
-def load_deploy_module(name: str) -> ModuleType:
-    """A module of deploy/ (a folder of scripts, not a package), loaded by path once."""
-    qualified = f"_meta_capi_deploy_{name}"
-    if qualified in sys.modules:
-        return sys.modules[qualified]
-    spec = importlib.util.spec_from_file_location(qualified, DEPLOY / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[qualified] = module
-    spec.loader.exec_module(module)
-    return module
+def hoist_for_each(resources: dict[str, Any]) -> dict[str, Any]:
+    """Resources with each `Fn::ForEach::Name: [identifier, collection, {pattern: body}]` replaced
+    by its pattern entries (e.g. `ReceiverAlbIngress&{Cidr}`), so that every resource has a Type."""
+    hoisted: dict[str, Any] = {}
+    for name, body in resources.items():
+        if name.startswith("Fn::ForEach::"):
+            _identifier, _collection, patterns = body
+            hoisted.update(patterns)
+        else:
+            hoisted[name] = body
+    return hoisted
 
 
 @pytest.fixture(scope="session")
 def template() -> dict[str, Any]:
+    """The template as CloudFormation reads it, Fn::ForEach loops hoisted (see hoist_for_each)."""
     document: dict[str, Any] = load_deploy_module("cfn_yaml").load_template(DEPLOY / "template.yaml")
+    document["Resources"] = hoist_for_each(document["Resources"])
     return document

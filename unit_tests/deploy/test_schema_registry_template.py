@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from integration_tests.support.deploy_modules import load_deploy_module
 from source_meta_capi.receiver.schema_registry import (
     COMPATIBILITY,
     DATA_FORMAT,
@@ -15,7 +16,7 @@ from source_meta_capi.receiver.schema_registry import (
 )
 from source_meta_capi.receiver.settings import load_settings
 
-from .conftest import DEPLOY, ROOT, load_deploy_module
+from .conftest import DEPLOY, ROOT
 from .test_template import function_env, resources
 
 

@@ -18,14 +18,16 @@ from typing import Any
 import pytest
 
 import source_meta_capi.receiver as receiver_package
+from integration_tests.support.deploy_modules import load_deploy_module
 from source_meta_capi.capi.event_validation import MAX_EVENT_AGE_SECONDS, MAX_PHYSICAL_STORE_AGE_SECONDS
 from source_meta_capi.receiver import cli
 from source_meta_capi.receiver.app import EVENTS_ROUTE, create_app
+from source_meta_capi.receiver.env_table import environment_variables
 from source_meta_capi.receiver.graph_intake import GRAPH_ROUTES
-from source_meta_capi.receiver.settings import environment_variables, load_settings
+from source_meta_capi.receiver.settings import load_settings
 from source_meta_capi.staging.keys import ObjectKind
 
-from .conftest import DEPLOY, ROOT, load_deploy_module
+from .conftest import DEPLOY, ROOT
 
 DAY_S = 24 * 3600
 SECRETS_MANAGER_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:meta/receiver-AbCdEf"
@@ -185,13 +187,17 @@ def test_given_secret_references_when_resolving_then_each_role_may_read_exactly_
         for leaf in leaves(function_env(template)[name])
     ]
     assert sorted(map(repr, readable("ReceiverRole"))) == sorted(repr(u) for u in used if u != {"Ref": "AWS::NoValue"})
-    job_used = {
-        repr(leaf)
-        for _, env in task_envs(template)
-        for name in secret_variables() & set(env)
-        for leaf in leaves(env[name])
-    }
-    assert {repr(leaf) for leaf in readable("JobsTaskRole")} == job_used - {repr("")}
+    # Each task role reads exactly the secrets its task definitions reference ("" = none given).
+    used_by_role: dict[str, set[str]] = {}
+    tasks = resources(template, "AWS::ECS::TaskDefinition")
+    for task, env in task_envs(template):
+        role = tasks[task]["Properties"]["TaskRoleArn"]["Fn::GetAtt"][0]
+        used_by_role.setdefault(role, set()).update(
+            repr(leaf) for name in secret_variables() & set(env) for leaf in leaves(env[name])
+        )
+    assert set(used_by_role) == {"JobsTaskRole", "ReceiverTaskRole"}
+    for role, task_used in used_by_role.items():
+        assert {repr(leaf) for leaf in readable(role)} == task_used - {repr("")}, role
     batch_env = function_env(template, "QueueBatchFunction")
     batch_used = [leaf for name in secret_variables() & set(batch_env) for leaf in leaves(batch_env[name])]
     assert sorted(map(repr, readable("QueueBatchRole"))) == sorted(
@@ -203,6 +209,18 @@ def _statements(policy: Any) -> Iterator[dict[str, Any]]:
     for branch in leaves(policy):
         if isinstance(branch, dict) and "PolicyDocument" in branch:
             yield from branch["PolicyDocument"]["Statement"]
+
+
+def role_actions(template: dict[str, Any], name: str) -> set[str]:
+    role = resources(template, "AWS::IAM::Role")[name]["Properties"]
+    assert "ManagedPolicyArns" not in role
+    actions: set[str] = set()
+    for policy in role["Policies"]:
+        for statement in _statements(policy):
+            assert statement["Effect"] == "Allow"
+            acts = statement["Action"]
+            actions.update(acts if isinstance(acts, list) else [acts])
+    return actions
 
 
 def test_given_receiver_role_when_listing_actions_then_nothing_beyond_its_needs(template) -> None:
@@ -267,7 +285,7 @@ def test_given_job_tasks_when_parsing_their_commands_then_the_cli_accepts_them(t
         for name, task in resources(template, "AWS::ECS::TaskDefinition").items()
         for container in task["Properties"]["ContainerDefinitions"]
     }
-    assert sorted(c[0] for c in commands.values()) == ["reconcile", "redrive"]
+    assert sorted(c[0] for c in commands.values()) == ["reconcile", "redrive", "serve"]
     for command in commands.values():
         with pytest.raises(SystemExit) as stopped:
             cli.main([*command, "--help"])

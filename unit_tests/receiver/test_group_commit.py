@@ -11,6 +11,7 @@ from typing import Callable, Iterator, Optional
 
 import pytest
 
+from source_meta_capi.capi import payload_limits
 from source_meta_capi.receiver.group_commit import COMMITTED, GroupAbandonedError
 from source_meta_capi.receiver.pipeline import RequestContext, body_digest, new_batch_id, process
 from source_meta_capi.receiver.runtime import build_runtime
@@ -143,7 +144,12 @@ def test_given_reused_webhook_id_with_other_body_when_staged_then_both_bodies_st
     assert staged_event_ids(store) == ["first", "second"]
 
 
-def test_given_unencodable_event_when_processed_then_refused_alone_and_neighbours_staged(runtime, store) -> None:
+def test_given_unencodable_event_when_processed_then_refused_alone_and_neighbours_staged(
+    runtime, store, monkeypatch
+) -> None:
+    # Validation's depth limit (capi/payload_limits.py) refuses such an event first; lifted here
+    # so the encoder's own guard, the backstop behind it, is what refuses it.
+    monkeypatch.setattr(payload_limits, "MAX_NESTING_DEPTH", 10_000)
     events = [event("good"), event("deep", custom_data={"value": 1, "currency": "USD", "x": nested(300)})]
     intake = intake_for("mixed", events)
     assert [e.event_id for e in intake.accepted] == ["good"]

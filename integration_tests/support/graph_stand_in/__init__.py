@@ -37,7 +37,7 @@ Usage::
 Faults: ``enqueue(route, *responses)`` queues :class:`ScriptedResponse` objects per route
 (``EVENTS``, ``PIXEL``, ``STATS``, ``DATASET_QUALITY``); the n-th request to a route gets the
 n-th queued answer before any auth check, then normal behaviour resumes. Helpers live in
-:mod:`integration_tests.graph_stand_in_responses` (``graph_error``, ``rate_limited``,
+:mod:`integration_tests.support.graph_stand_in.responses` (``graph_error``, ``rate_limited``,
 ``server_error``, ``html_error``, ``delayed``, ``usage_headers``). ``set_route_headers``
 adds headers (e.g. usage headers) to every normal answer of a route. ``fbtrace_id`` values are
 ``StandIn000001``, ``StandIn000002``, … in answer order, so runs are deterministic.
@@ -57,15 +57,15 @@ from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from integration_tests.graph_stand_in_http import Reply, handler_class, parse_body
-from integration_tests.graph_stand_in_reads import (
+from integration_tests.support.graph_stand_in.http import Reply, handler_class, parse_body
+from integration_tests.support.graph_stand_in.reads import (
     check_aggregation,
     dataset_quality_answer,
     project_pixel,
     stats_page,
 )
-from integration_tests.graph_stand_in_responses import ScriptedResponse, error_envelope
-from integration_tests.graph_stand_in_validation import StandInError, check_appsecret_proof, validate_events
+from integration_tests.support.graph_stand_in.responses import ScriptedResponse, error_envelope
+from integration_tests.support.graph_stand_in.validation import StandInError, check_appsecret_proof, validate_events
 from source_meta_capi.capi.appsecret_proof import APPSECRET_TIME_MAX_AGE_SECONDS
 
 __all__ = [

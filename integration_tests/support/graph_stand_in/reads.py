@@ -11,8 +11,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
-from integration_tests.graph_stand_in_responses import FieldSpec, parse_fields, project
-from integration_tests.graph_stand_in_validation import StandInError, parse_time
+from integration_tests.support.graph_stand_in.responses import FieldSpec, parse_fields, project
+from integration_tests.support.graph_stand_in.validation import StandInError, parse_time
 
 __all__ = ["check_aggregation", "dataset_quality_answer", "project_pixel", "stats_page"]
 

@@ -1,4 +1,4 @@
-"""The checks :class:`~integration_tests.graph_stand_in.GraphStandIn` applies, as Meta would.
+"""The checks :class:`~integration_tests.support.graph_stand_in.GraphStandIn` applies, as Meta would.
 
 Event shape (fact sheet §1.2, §2), ``appsecret_proof`` (§7.4) and Graph time parameters
 (§8.2). Each failure raises :class:`StandInError`, which the stand-in turns into a Graph

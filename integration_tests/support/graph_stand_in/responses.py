@@ -1,4 +1,4 @@
-"""Scripted answers for :class:`~integration_tests.graph_stand_in.GraphStandIn`.
+"""Scripted answers for :class:`~integration_tests.support.graph_stand_in.GraphStandIn`.
 
 Each helper returns a :class:`ScriptedResponse` shaped like what Meta sends (fact sheet §6.1,
 §6.3); queue them with ``stand_in.enqueue(route, ...)``. Also home to the Graph field

@@ -1,0 +1,473 @@
+"""Billable requests per request and dollars per million events, per runner and traffic shape
+(issue 16 item 4; the cost model of docs/deploy.md is this script's output).
+
+    .venv/bin/python -m benchmarks.request_costs            # ~30 s on 2 cores
+    .venv/bin/python -m benchmarks.request_costs --skip-container
+
+Measured here, against moto's S3 server on 127.0.0.1 (started and stopped by the script):
+- Lambda, direct mode: the Lambda handler in-process with API Gateway HTTP API (v2) events,
+  every AWS call it makes counted by operation (botocore), objects listed by area afterwards;
+  once staging only and once forwarding inline to a local Graph API stand-in.
+- Container: a real `serve` process (group commit) with 32 concurrent closed-loop senders, as
+  integration_tests/receiver/test_s3_puts_per_request.py; objects counted by listing.
+
+Everything else (prices, durations, per-task capacity, connection reuse) is an input below, stated
+in the printed tables. The SQS batching path is a placeholder formula until it is measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import logging
+import math
+import os
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import boto3
+from botocore.client import BaseClient
+from moto.server import ThreadedMotoServer
+
+PRICES_AS_OF = "2026-12-05"
+# us-east-1 list prices (USD), as given in issue 16 item 4 and AWS's pricing pages on that date.
+PRICE = {
+    "apigw_rest_per_m": 3.50,
+    "apigw_http_per_m": 1.00,
+    "alb_hour": 0.0225,
+    "alb_lcu_hour": 0.008,
+    "fargate_vcpu_hour": 0.04048,
+    "fargate_gb_hour": 0.004445,
+    "lambda_per_m": 0.20,
+    "lambda_gb_s": 0.0000166667,
+    "s3_put_per_k": 0.005,
+    "s3_get_per_k": 0.0004,
+    "s3_list_per_k": 0.005,
+    "sqs_per_m": 0.40,
+    "waf_per_m": 0.60,
+    "waf_rule_month": 1.00,
+    "waf_acl_month": 5.00,
+    "secret_month": 0.40,
+    "secret_per_10k_calls": 0.05,
+    "logs_per_gb": 0.50,
+}
+HOURS_PER_MONTH = 730
+SECONDS_PER_MONTH = HOURS_PER_MONTH * 3600
+# Modelling inputs (not measured here; change them and rerun).
+WAF_RULES = 6  # the template's web ACL: allowlist, rate limit, body size, 3 AWS managed groups
+SECRETS = 2  # webhook secrets + Meta tokens (hub and app secrets are optional)
+LAMBDA_MEMORY_GB = 1.0  # LambdaMemoryMB default
+LAMBDA_SECONDS = {1: 0.06, 100: 0.25}  # billed duration per request: one S3 PUT (+ hashing 100 events)
+LAMBDA_FORWARD_SECONDS = 0.25  # inline forwarding adds Meta's round trip
+LAMBDA_PLATFORM_LOG_BYTES = 350  # START / END / REPORT lines per invocation
+TASK_VCPU, TASK_GB, MIN_TASKS = 1.0, 2.0, 2  # ReceiverTaskCpu / ReceiverTaskMemory / ReceiverMinTasks defaults
+TASK_REQUESTS_PER_S = 500  # ReceiverRequestsPerTaskPerMinute default / 60 (local bench: 2,368/s on 2 cores)
+TASK_EVENTS_PER_S = 15_000  # per vCPU task for batched requests (local bench: 17,079 events/s on one core)
+NAIVE_REQUESTS_PER_S = 150  # one synchronous PUT per request caps a process near 100-175 requests/s (DESIGN.md)
+COMMIT_LATENCY_S = 0.05  # one S3 conditional PUT in-region, p50-ish; moto on loopback is ~5 ms
+GROUP_MAX_EVENTS = 5000  # META_CAPI_GROUP_COMMIT_MAX_EVENTS default
+REQUESTS_PER_CONNECTION = 10  # keep-alive reuse by senders at the ALB
+RESPONSE_BYTES = 400
+SQS_RECEIVE_BATCH, SQS_DELETE_BATCH, SQS_OBJECT_EVENTS = 10, 10, 10_000  # placeholder inputs
+RATES = (10, 1000)
+SHAPES = (1, 100)
+SENDERS = 32
+
+
+@dataclass
+class Measured:
+    """What one runner did for `requests` requests of `events` events each."""
+
+    runner: str
+    events: int
+    requests: int
+    body_bytes: float = 0.0
+    calls: Counter[str] = field(default_factory=Counter)
+    objects: Counter[str] = field(default_factory=Counter)
+    log_bytes: float = 0.0
+
+    def per_request(self, counter: Counter[str], name: str) -> float:
+        return counter[name] / self.requests
+
+
+# ---------------------------------------------------------------- moto
+@contextmanager
+def moto() -> Iterator[str]:
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's access log
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+def s3_client(endpoint: str) -> Any:
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+    )
+
+
+def new_bucket(endpoint: str) -> str:
+    name = f"costs-{uuid.uuid4().hex[:12]}"
+    s3_client(endpoint).create_bucket(Bucket=name)
+    return name
+
+
+def objects_by_area(endpoint: str, bucket: str, prefix: str) -> Counter[str]:
+    found: Counter[str] = Counter()
+    for page in s3_client(endpoint).get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{prefix}/"):
+        for item in page.get("Contents", []):
+            found[item["Key"][len(prefix) + 1 :].split("/", 1)[0]] += 1
+    return found
+
+
+@contextmanager
+def counting_aws_calls(calls: Counter[str]) -> Iterator[None]:
+    """Count every AWS API call made in this process, as `service:Operation` (one billable request each)."""
+    original = BaseClient._make_api_call
+
+    def counted(client: BaseClient, operation: str, params: Any) -> Any:
+        calls[f"{client.meta.service_model.service_name}:{operation}"] += 1
+        return original(client, operation, params)
+
+    BaseClient._make_api_call = counted  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        BaseClient._make_api_call = original  # type: ignore[method-assign]
+
+
+# ---------------------------------------------------------------- Lambda, direct mode
+def http_api_event(body: str, headers: dict[str, str], path: str) -> dict[str, Any]:
+    """An API Gateway HTTP API (v2) proxy event, as API Gateway sends it."""
+    now = int(time.time() * 1000)
+    return {
+        "version": "2.0",
+        "routeKey": f"POST {path}",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": headers,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "costs",
+            "domainName": "costs.execute-api.us-east-1.amazonaws.com",
+            "domainPrefix": "costs",
+            "http": {
+                "method": "POST",
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "203.0.113.7",
+                "userAgent": "costs",
+            },
+            "requestId": uuid.uuid4().hex,
+            "routeKey": f"POST {path}",
+            "stage": "$default",
+            "time": "05/Dec/2026:04:00:00 +0000",
+            "timeEpoch": now,
+        },
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
+def measure_lambda(endpoint: str, events: int, requests: int, *, forward: bool) -> Measured:
+    from integration_tests.graph_stand_in import GraphStandIn
+
+    from integration_tests.receiver.conftest import PIXEL, SECRET, TOKEN, event, sw_headers
+    from source_meta_capi.receiver import json_logging, lambda_handler
+
+    bucket = new_bucket(endpoint)
+    measured = Measured("lambda (direct)" + (", inline forward" if forward else ""), events, requests)
+    logs = io.StringIO()
+    saved_env, saved_stderr = dict(os.environ), sys.stderr
+    with GraphStandIn(access_token=TOKEN, pixels=[PIXEL]) as graph:
+        os.environ.update(
+            {
+                "AWS_LAMBDA_FUNCTION_NAME": "meta-capi-receiver",
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "META_CAPI_STAGING_URL": f"s3://{bucket}/capi",
+                "META_CAPI_S3_ENDPOINT_URL": endpoint,
+                "META_CAPI_S3_REGION": "us-east-1",
+                "META_CAPI_WEBHOOK_SECRETS": SECRET,
+                "META_CAPI_FORWARD_MODE": "inline" if forward else "off",
+                "META_CAPI_LOG_LEVEL": "INFO",
+                **(
+                    {"META_CAPI_ACCESS_TOKENS": f"{PIXEL}={TOKEN}", "META_CAPI_GRAPH_BASE_URL": graph.base_url}
+                    if forward
+                    else {}
+                ),
+            }
+        )
+        lambda_handler._handler = None
+        sys.stderr = logs  # the cold start binds the JSON log handler to sys.stderr
+        path = f"/v1/pixels/{PIXEL}/events"
+        try:
+            # The cold start (secret resolution, client creation) is outside the per-request count.
+            warm = json.dumps({"data": [event(f"warm-{uuid.uuid4().hex}")]})
+            lambda_handler.handler(http_api_event(warm, sw_headers(warm), path), None)
+            base = objects_by_area(endpoint, bucket, "capi")
+            logs.seek(0)
+            logs.truncate()
+            with counting_aws_calls(measured.calls):
+                for number in range(requests):
+                    body = json.dumps(
+                        {"data": [event(f"r{number}-e{i}-{uuid.uuid4().hex[:8]}") for i in range(events)]}
+                    )
+                    measured.body_bytes += len(body) / requests
+                    answer = lambda_handler.handler(http_api_event(body, sw_headers(body), path), None)
+                    assert answer["statusCode"] == 200, answer
+        finally:
+            sys.stderr = saved_stderr
+            runtime = getattr(getattr(getattr(lambda_handler._handler, "app", None), "state", None), "runtime", None)
+            if runtime is not None:
+                runtime.close()
+            lambda_handler._handler = None
+            os.environ.clear()
+            os.environ.update(saved_env)
+            for name in (json_logging.LOGGER_NAME, "uvicorn", "uvicorn.error"):
+                logging.getLogger(name).handlers.clear()
+    measured.objects = objects_by_area(endpoint, bucket, "capi")
+    measured.objects.subtract(base)
+    measured.log_bytes = len(logs.getvalue().encode()) / requests + LAMBDA_PLATFORM_LOG_BYTES
+    return measured
+
+
+# ---------------------------------------------------------------- container, group commit
+def measure_container(endpoint: str, events: int, requests: int) -> Measured:
+    from integration_tests.reliability.processes import ReceiverProcess, receiver_env
+    from integration_tests.reliability.sender import send_all
+    from integration_tests.reliability.traffic import PIXEL, Ledger, plan_requests
+
+    bucket = new_bucket(endpoint)
+    measured = Measured(f"container (serve, {SENDERS} senders)", events, requests)
+    with tempfile.TemporaryDirectory() as scratch:
+        log_path = Path(scratch) / "receiver.log"
+        receiver = ReceiverProcess(
+            receiver_env(
+                f"s3://{bucket}/capi",
+                META_CAPI_S3_ENDPOINT_URL=endpoint,
+                META_CAPI_S3_REGION="us-east-1",
+                AWS_ACCESS_KEY_ID="testing",
+                AWS_SECRET_ACCESS_KEY="testing",
+                META_CAPI_COMMIT_DEADLINE_S="10",
+                # As in test_s3_puts_per_request: Python sender threads share a GIL with moto and
+                # come back slower than real clients; a 25 ms linger lets a group wait for them.
+                META_CAPI_GROUP_COMMIT_LINGER_MS="25",
+            ),
+            log_path,
+        ).start()
+        planned = plan_requests(requests, events, run=f"costs{events}", pixels=(PIXEL,))
+        ledger = Ledger(planned)
+        try:
+            send_all(planned, lambda: receiver.url, ledger, concurrency=SENDERS, budget_s=300)
+        finally:
+            receiver.stop()
+        assert ledger.attempts == {"200": requests}, ledger.attempts
+        measured.log_bytes = log_path.stat().st_size / requests if log_path.exists() else 0.0
+    measured.body_bytes = sum(len(p.body) for p in planned) / requests
+    measured.objects = objects_by_area(endpoint, bucket, "capi")
+    measured.calls["s3:PutObject"] = sum(measured.objects.values())
+    return measured
+
+
+# ---------------------------------------------------------------- the model
+@dataclass
+class Row:
+    runner: str
+    events: int
+    rate: int
+    requests_note: str
+    per_request: dict[str, float]  # dollars per request by component
+    fixed_month: dict[str, float]  # dollars per month by component
+
+    def per_million_events(self) -> tuple[float, float, float]:
+        """(request-driven, fixed share, total) dollars per million events."""
+        events_month = self.rate * self.events * SECONDS_PER_MONTH
+        variable = sum(self.per_request.values()) * 1e6 / self.events
+        fixed = sum(self.fixed_month.values()) / events_month * 1e6
+        return variable, fixed, variable + fixed
+
+
+def s3_dollars(puts: float, gets: float = 0.0, lists: float = 0.0) -> float:
+    return (puts * PRICE["s3_put_per_k"] + gets * PRICE["s3_get_per_k"] + lists * PRICE["s3_list_per_k"]) / 1000
+
+
+def waf_fixed() -> dict[str, float]:
+    return {"waf acl+rules": PRICE["waf_acl_month"] + WAF_RULES * PRICE["waf_rule_month"]}
+
+
+def lambda_row(m: Measured, forwarded: Optional[Measured], rate: int, front: str) -> Row:
+    chosen = forwarded or m
+    puts = chosen.per_request(chosen.calls, "s3:PutObject")
+    gets = chosen.per_request(chosen.calls, "s3:GetObject") + chosen.per_request(chosen.calls, "s3:HeadObject")
+    lists = chosen.per_request(chosen.calls, "s3:ListObjectsV2")
+    seconds = LAMBDA_SECONDS[m.events] + (LAMBDA_FORWARD_SECONDS if forwarded else 0.0)
+    per_request = {
+        front: PRICE["apigw_rest_per_m" if front == "API GW REST" else "apigw_http_per_m"] / 1e6,
+        "lambda": PRICE["lambda_per_m"] / 1e6 + LAMBDA_MEMORY_GB * seconds * PRICE["lambda_gb_s"],
+        "s3": s3_dollars(puts, gets, lists),
+        "logs": chosen.log_bytes / 1e9 * PRICE["logs_per_gb"],
+    }
+    fixed = {"secrets": SECRETS * PRICE["secret_month"]}
+    if front == "API GW REST":
+        per_request["waf"] = PRICE["waf_per_m"] / 1e6
+        fixed |= waf_fixed()
+    note = f"{puts:.2f} PUT, {gets:.2f} GET, {lists:.2f} LIST /req"
+    name = f"Lambda direct, {front}" + (" + WAF" if front == "API GW REST" else " (no WAF)")
+    return Row(name + (", inline forward" if forwarded else ", stage only"), m.events, rate, note, per_request, fixed)
+
+
+def tasks_for(events: int, rate: int, requests_per_task: int) -> int:
+    return max(MIN_TASKS, math.ceil(rate / requests_per_task), math.ceil(rate * events / TASK_EVENTS_PER_S))
+
+
+def container_objects_per_request(events: int, rate: int) -> tuple[float, float]:
+    """Objects per request at `rate`: 1 / group size, the group being the requests that reach a
+    task while its previous write is in flight, at most GROUP_MAX_EVENTS events, at least 1."""
+    tasks = tasks_for(events, rate, TASK_REQUESTS_PER_S)
+    group = rate / tasks * COMMIT_LATENCY_S
+    group = max(1.0, min(group, GROUP_MAX_EVENTS / events))
+    return 1 / group, tasks
+
+
+def alb_lcus(rate: int, body_bytes: float) -> float:
+    new_connections = rate / REQUESTS_PER_CONNECTION / 25
+    active = rate / REQUESTS_PER_CONNECTION * 60 / 3000  # each connection counted in the minute it opens
+    processed_gb_hour = rate * (body_bytes + RESPONSE_BYTES) * 3600 / 1e9
+    rule_evaluations = 0.0  # one listener rule: within the 10 free rules
+    return max(new_connections, active, processed_gb_hour, rule_evaluations)
+
+
+def container_row(m: Measured, rate: int, *, naive: bool = False) -> Row:
+    objects, tasks = container_objects_per_request(m.events, rate)
+    if naive:
+        objects = 1.0
+        tasks = tasks_for(m.events, rate, NAIVE_REQUESTS_PER_S)
+    per_request = {
+        "waf": PRICE["waf_per_m"] / 1e6,
+        "s3": s3_dollars(objects),
+        "logs": m.log_bytes / 1e9 * PRICE["logs_per_gb"],
+    }
+    fixed = {
+        "alb": HOURS_PER_MONTH * (PRICE["alb_hour"] + alb_lcus(rate, m.body_bytes) * PRICE["alb_lcu_hour"]),
+        "fargate": HOURS_PER_MONTH
+        * tasks
+        * (TASK_VCPU * PRICE["fargate_vcpu_hour"] + TASK_GB * PRICE["fargate_gb_hour"]),
+        "secrets": SECRETS * PRICE["secret_month"],
+        # /readyz: one conditional PUT per task per 5 minutes.
+        "readyz": tasks * 12 * HOURS_PER_MONTH * PRICE["s3_put_per_k"] / 1000,
+        **waf_fixed(),
+    }
+    name = "naive container, 1 PUT/request, ALB + WAF" if naive else "container (group commit), ALB + WAF"
+    return Row(name, m.events, rate, f"{objects:.3f} PUT/req, {tasks} tasks", per_request, fixed)
+
+
+def sqs_placeholder(events: int, rate: int) -> Row:
+    """PLACEHOLDER until the SQS batching path is measured: the formula with assumed batch sizes."""
+    chunks = math.ceil(events * 700 / 65536)  # billed per 64 KiB; ~700 bytes per encoded event
+    sqs_requests = chunks * (1 + 1 / SQS_RECEIVE_BATCH + 1 / SQS_DELETE_BATCH)
+    objects = events / SQS_OBJECT_EVENTS
+    per_request = {
+        "API GW REST": PRICE["apigw_rest_per_m"] / 1e6,
+        "waf": PRICE["waf_per_m"] / 1e6,
+        "lambda": PRICE["lambda_per_m"] / 1e6 + LAMBDA_MEMORY_GB * 0.03 * PRICE["lambda_gb_s"],
+        "sqs": sqs_requests * PRICE["sqs_per_m"] / 1e6,
+        "batch lambda": PRICE["lambda_per_m"] / 1e6 / SQS_RECEIVE_BATCH,
+        "s3": s3_dollars(objects),
+    }
+    fixed = {"secrets": SECRETS * PRICE["secret_month"], **waf_fixed()}
+    note = f"PLACEHOLDER: {sqs_requests:.2f} SQS req, {objects:.4f} PUT /req"
+    return Row("Lambda + SQS batching (placeholder)", events, rate, note, per_request, fixed)
+
+
+def rows(lambda_off: dict[int, Measured], lambda_fwd: dict[int, Measured], container: dict[int, Measured]) -> list[Row]:
+    found: list[Row] = []
+    for events in SHAPES:
+        for rate in RATES:
+            found.append(lambda_row(lambda_off[events], None, rate, "API GW REST"))
+            found.append(lambda_row(lambda_off[events], lambda_fwd[events], rate, "API GW REST"))
+            found.append(lambda_row(lambda_off[events], lambda_fwd[events], rate, "API GW HTTP"))
+            found.append(sqs_placeholder(events, rate))
+            if events in container:
+                found.append(container_row(container[events], rate))
+                found.append(container_row(container[events], rate, naive=True))
+    return found
+
+
+def print_measured(measured: list[Measured]) -> None:
+    print("\n## Measured (moto on 127.0.0.1)\n")
+    print(
+        "| runner | events/request | requests | S3 PUT/request | S3 GET/request | S3 LIST/request | objects written by area, per request | log bytes/request | body bytes |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---|---:|---:|")
+    for m in measured:
+        areas = ", ".join(f"{area} {count / m.requests:.3f}" for area, count in sorted(m.objects.items()) if count)
+        print(
+            f"| {m.runner} | {m.events} | {m.requests} | {m.per_request(m.calls, 's3:PutObject'):.3f} "
+            f"| {m.per_request(m.calls, 's3:GetObject') + m.per_request(m.calls, 's3:HeadObject'):.3f} "
+            f"| {m.per_request(m.calls, 's3:ListObjectsV2'):.3f} | {areas} | {m.log_bytes:,.0f} | {m.body_bytes:,.0f} |"
+        )
+    other = sorted({c for m in measured for c in m.calls if not c.startswith("s3:")})
+    if other:
+        print(f"\nOther AWS calls per request: {', '.join(other)}")
+
+
+def dollars(value: float) -> str:
+    return f"{value:.2f}" if value >= 1 else f"{value:.3f}"
+
+
+def print_costs(found: list[Row]) -> None:
+    print(f"\n## Dollars per million events (us-east-1 list prices of {PRICES_AS_OF})\n")
+    print(
+        "| runner | events/request | requests/s | S3 requests per request (tasks) | request-driven $/M events | fixed $/M events | total $/M events | largest items ($/M events) |"
+    )
+    print("|---|---:|---:|---|---:|---:|---:|---|")
+    for row in found:
+        variable, fixed, total = row.per_million_events()
+        events_month = row.rate * row.events * SECONDS_PER_MONTH
+        items = {k: v * 1e6 / row.events for k, v in row.per_request.items()}
+        items |= {k: v / events_month * 1e6 for k, v in row.fixed_month.items()}
+        top = ", ".join(f"{k} {dollars(v)}" for k, v in sorted(items.items(), key=lambda kv: -kv[1])[:3])
+        print(
+            f"| {row.runner} | {row.events} | {row.rate:,} | {row.requests_note} | {dollars(variable)} | {dollars(fixed)} | **{dollars(total)}** | {top} |"
+        )
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=100, help="Lambda requests per shape")
+    parser.add_argument("--container-requests", type=int, default=640, help="container requests per shape")
+    parser.add_argument("--skip-container", action="store_true")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    with moto() as endpoint:
+        lambda_off = {e: measure_lambda(endpoint, e, args.requests, forward=False) for e in SHAPES}
+        lambda_fwd = {e: measure_lambda(endpoint, e, args.requests, forward=True) for e in SHAPES}
+        container: dict[int, Measured] = {}
+        if not args.skip_container:
+            container[1] = measure_container(endpoint, 1, args.container_requests)
+            container[100] = measure_container(endpoint, 100, max(64, args.container_requests // 5))
+    print(f"# request_costs - {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {time.monotonic() - started:.0f} s")
+    print_measured([*lambda_off.values(), *lambda_fwd.values(), *container.values()])
+    print_costs(rows(lambda_off, lambda_fwd, container))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
