@@ -53,9 +53,9 @@ FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 LAMBDA_PYTHON = (3, 11)
 LAMBDA_TASK_ROOT = "/var/task"
 PLATFORMS = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}
-# botocore service models kept. s3 and secretsmanager are what the receiver calls; sts, sso and
+# botocore service models kept. s3, sqs (queue intake) and secretsmanager are what the receiver calls; sts, sso and
 # sso-oidc are what boto3's credential chain may call (assume-role profiles, SSO) off Lambda.
-BOTOCORE_SERVICES = ("s3", "secretsmanager", "sts", "sso", "sso-oidc")
+BOTOCORE_SERVICES = ("s3", "sqs", "secretsmanager", "sts", "sso", "sso-oidc")
 # Paths (relative to the install root) removed after install: data the receiver never loads.
 PRUNED = (
     "bin",  # console scripts of the dependencies

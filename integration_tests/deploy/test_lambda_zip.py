@@ -45,6 +45,8 @@ class BuiltPackage:
     unpacked: Path
     summary: dict[str, Any]
     handler: str
+    # The queue intake's batch Lambda (QueueBatchFunction), same package.
+    batch_handler: str
 
 
 @pytest.fixture(scope="session")
@@ -52,18 +54,17 @@ def lambda_package(tmp_path_factory: pytest.TempPathFactory) -> BuiltPackage:
     """Built once per session; wheels are cached under build/ so later runs need no download."""
     build = load_deploy_module("build_lambda_zip")
     template = load_deploy_module("cfn_yaml").load_template(ROOT / "deploy" / "template.yaml")
-    (function,) = (
-        r
-        for r in template["Resources"].values()
-        if isinstance(r, dict) and r.get("Type") == "AWS::Serverless::Function"
-    )
+    function = template["Resources"]["ReceiverFunction"]
+    batch_function = template["Resources"]["QueueBatchFunction"]
     out = tmp_path_factory.mktemp("lambda")
     zip_path = out / "receiver-lambda.zip"
     summary = build.build("x86_64", zip_path, ROOT / "build")
     unpacked = out / "task"  # what Lambda calls /var/task
     with zipfile.ZipFile(zip_path) as archive:
         archive.extractall(unpacked)
-    return BuiltPackage(zip_path, unpacked, summary, function["Properties"]["Handler"])
+    return BuiltPackage(
+        zip_path, unpacked, summary, function["Properties"]["Handler"], batch_function["Properties"]["Handler"]
+    )
 
 
 def capi_event(event_id: str) -> dict[str, Any]:
@@ -186,7 +187,13 @@ class Invocation:
         return answers
 
 
-def invoke(package: BuiltPackage, events: list[dict[str, Any]], env: dict[str, str], tmp_path: Path) -> Invocation:
+def invoke(
+    package: BuiltPackage,
+    events: list[dict[str, Any]],
+    env: dict[str, str],
+    tmp_path: Path,
+    handler: str | None = None,
+) -> Invocation:
     """Run the events through the handler in a fresh interpreter that sees only the package."""
     harness = tmp_path / "harness"
     harness.mkdir(exist_ok=True)
@@ -205,7 +212,7 @@ def invoke(package: BuiltPackage, events: list[dict[str, Any]], env: dict[str, s
     }
     # -S: no site module, so no site-packages of any environment; -s: no user site either.
     result = subprocess.run(
-        [sys.executable, "-S", "-s", str(runner), package.handler],
+        [sys.executable, "-S", "-s", str(runner), handler or package.handler],
         input=json.dumps({"events": events}),
         capture_output=True,
         text=True,
@@ -373,3 +380,65 @@ def test_given_s3_and_secrets_manager_when_invoked_then_reference_resolved_and_o
     # Everything the receiver wrote is under its prefix: what the IAM policy allows, nothing else.
     everything = [item["Key"] for item in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
     assert all(key.startswith("capi/") for key in everything)
+
+
+def test_given_queue_intake_when_both_handlers_run_from_the_package_then_requests_are_queued_then_staged_in_one_object(
+    lambda_package: BuiltPackage, moto_endpoint: str, tmp_path: Path
+) -> None:
+    credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
+    s3 = boto3.client("s3", endpoint_url=moto_endpoint, **credentials)
+    sqs = boto3.client("sqs", endpoint_url=moto_endpoint, **credentials)
+    bucket = f"capi-queue-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=bucket)
+    queue_url = sqs.create_queue(QueueName=bucket)["QueueUrl"]
+    env = {
+        "META_CAPI_STAGING_URL": f"s3://{bucket}/capi",
+        "META_CAPI_S3_ENDPOINT_URL": moto_endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }
+    api = invoke(
+        lambda_package,
+        [post(rest_v1_event, f"zip-queue-{i}") for i in range(5)],
+        {
+            **env,
+            "META_CAPI_WEBHOOK_SECRETS": SECRET,
+            "META_CAPI_INTAKE_MODE": "queue",
+            "META_CAPI_QUEUE_URL": queue_url,
+            "META_CAPI_SQS_ENDPOINT_URL": moto_endpoint,
+        },
+        tmp_path,
+    )
+    assert [answer["statusCode"] for answer in api.answers] == [200] * 5, [a.get("body") for a in api.answers]
+    assert s3.list_objects_v2(Bucket=bucket).get("KeyCount", 0) == 0
+    messages = []
+    while page := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, AttributeNames=["All"]).get(
+        "Messages"
+    ):
+        messages.extend(page)
+    assert len(messages) == 5
+    records = [
+        {
+            "messageId": m["MessageId"],
+            "receiptHandle": m["ReceiptHandle"],
+            "body": m["Body"],
+            "attributes": m.get("Attributes", {}),
+            "messageAttributes": {},
+            "md5OfBody": m["MD5OfBody"],
+            "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:" + bucket,
+            "awsRegion": "us-east-1",
+        }
+        for m in messages
+    ]
+    batch = invoke(lambda_package, [{"Records": records}], env, tmp_path, lambda_package.batch_handler)
+    assert batch.answers == [{"batchItemFailures": []}]
+    assert_loaded_from_package(batch.report, lambda_package, ["boto3", "botocore", "orjson"])
+    assert batch.report["forbidden_loaded"] == [] and batch.report["source_modules_loaded"] == []
+    keys = [item["Key"] for item in s3.list_objects_v2(Bucket=bucket, Prefix="capi/").get("Contents", [])]
+    assert len(keys) == 1 and keys[0].startswith(f"capi/events/pixel_id={PIXEL}/")
+    staged = [
+        json.loads(line)["event_id"]
+        for line in gzip.decompress(s3.get_object(Bucket=bucket, Key=keys[0])["Body"].read()).splitlines()
+    ]
+    assert sorted(staged) == [f"zip-queue-{i}" for i in range(5)]

@@ -63,6 +63,7 @@ from source_meta_capi.receiver.pipeline import (
     parse_body,
     process,
 )
+from source_meta_capi.receiver.queue_intake import QueueUnavailableError, encode_message
 from source_meta_capi.receiver.runtime import ReceiverRuntime, build_runtime
 from source_meta_capi.receiver.settings import ReceiverSettings, load_settings
 from source_meta_capi.receiver.signatures import SignatureError, SignaturePolicy, VerifiedSignature
@@ -236,20 +237,34 @@ class _Endpoint:
 
     async def _stage_and_answer(self, intake: Intake) -> Response:
         status, body = answer_for(intake)
-        await self.stage(intake)
+        queued = await self.stage(intake)
         self.record_staged(intake)
-        forwarding = await self.forward(intake)
+        forwarding = await self.forward(intake, queued)
         if forwarding is not None:
             body = {**body, "forwarding": forwarding}
         return _OrjsonResponse(body, status_code=status)
 
-    async def stage(self, intake: Intake) -> None:
+    async def stage(self, intake: Intake) -> bool:
         """Stage the intake durably (shared step); raises ApiError 503 when the store failed.
+        True when it went to the queue (META_CAPI_INTAKE_MODE=queue) rather than the store.
 
         A retried request is processed and staged again: its events keep their identities, so
         the copy is harmless (staging-format.md, "Retries are safe").
         """
         rt, context = self.rt, intake.context
+        if rt.queue is not None and (intake.accepted or intake.dead_letters):
+            # One durable write per request: the SendMessage. A request too large for a message
+            # (SQS takes 256 KiB; a body may be 4 MiB) is staged directly below, one S3 write.
+            message = encode_message(intake, with_forward=self._forwards(intake))
+            if len(message) <= rt.settings.queue_max_message_bytes:
+                try:
+                    await self._io(rt.queue.send, message)
+                except QueueUnavailableError as error:
+                    rt.metrics.child(rt.metrics.store_errors, "enqueue").inc()
+                    _log_staging_failed(intake, type(error.__cause__ or error).__name__)
+                    raise _unavailable(context, rt.retry_after_s) from None
+                rt.metrics.child(rt.metrics.objects_staged, "queue_messages").inc()
+                return True
         try:
             await rt.committer.submit(intake)
         except GroupAbandonedError as error:
@@ -259,6 +274,11 @@ class _Endpoint:
             rt.metrics.child(rt.metrics.store_errors, "stage").inc()
             _log_staging_failed(intake, type(error).__name__)
             raise _unavailable(context, rt.retry_after_s) from None
+        return False
+
+    def _forwards(self, intake: Intake) -> bool:
+        mode = self.rt.settings.forward_mode
+        return bool(intake.accepted) and mode != "off" and self.rt.forwarder.has_token(intake.context.pixel_id)
 
     def record_staged(self, intake: Intake) -> None:
         """Count and log a staged intake's test events and rejections (shared step)."""
@@ -267,12 +287,15 @@ class _Endpoint:
         if intake.rejections:
             self._log_rejections(intake)
 
-    async def forward(self, intake: Intake) -> Optional[dict[str, Any]]:
-        """Forward a staged intake per META_CAPI_FORWARD_MODE (shared step); the summary."""
+    async def forward(self, intake: Intake, queued: bool = False) -> Optional[dict[str, Any]]:
+        """Forward a staged intake per META_CAPI_FORWARD_MODE (shared step); the summary. A
+        `queued` intake is forwarded by the batch Lambda (batch_handler.py), not here."""
         rt, context = self.rt, intake.context
         mode = rt.settings.forward_mode
-        if not intake.accepted or mode == "off" or not rt.forwarder.has_token(context.pixel_id):
+        if not self._forwards(intake):
             return {"mode": mode, "status": "not_configured" if mode != "off" else "off"} if intake.accepted else None
+        if queued:
+            return {"mode": "queue", "status": "queued"}
         now = rt.wall_clock()
         events = tuple(event.forward for event in intake.accepted if resend_safe(event.forward, now))
         if not events:

@@ -68,12 +68,12 @@ class IntakeSteps(Protocol):
 
     async def process(self, body: Any, context: RequestContext, size: int) -> Intake: ...
 
-    # Returns once the intake is durable.
-    async def stage(self, intake: Intake) -> None: ...
+    # Returns once the intake is durable; True when it went to the queue (queue intake mode).
+    async def stage(self, intake: Intake) -> bool: ...
 
     def record_staged(self, intake: Intake) -> None: ...
 
-    async def forward(self, intake: Intake) -> Optional[dict[str, Any]]: ...
+    async def forward(self, intake: Intake, queued: bool = False) -> Optional[dict[str, Any]]: ...
 
 
 def graph_routes(steps: IntakeSteps) -> list[Route]:
@@ -144,9 +144,9 @@ class GraphEndpoint:
         except BodyError as error:
             raise invalid_parameter(error.message, reason=error.code, field=error.field) from None
         status, body = graph_answer(intake)
-        await steps.stage(intake)
+        queued = await steps.stage(intake)
         steps.record_staged(intake)
-        await steps.forward(intake)
+        await steps.forward(intake, queued)
         return _json_response(body, status)
 
     def _authenticate(self, pixel_id: str, credentials: GraphCredentials) -> str:

@@ -51,6 +51,8 @@ ALLOWED_FIELDS = frozenset(
         "staging_url",
         "count",
         "schema_version",
+        "message_id",
+        "queue_lag_ms",
     }
 )
 _MAX_IDS = 50

@@ -4,7 +4,9 @@ The same Starlette app behind Mangum, for API Gateway REST (v1) and HTTP API (v2
 bodies included). Mangum awaits the whole app before returning, and every durability step
 (staging, and in `inline` mode forwarding and its statuses) happens inside the request, so
 nothing needs to run after the response — which Lambda would freeze. `background` forwarding is
-refused on Lambda by the settings; `auto` means `inline` here.
+refused on Lambda by the settings; `auto` means `inline` here. With
+`META_CAPI_INTAKE_MODE=queue` the durable step is one SQS SendMessage per request instead, and
+the batch Lambda (batch_handler.py) stages and forwards (docs/deploy.md, "Queue intake").
 
 The app is built on the first invocation (cold start), from the function's environment; secret
 references are resolved then, so a rotated secret reaches new containers.

@@ -19,6 +19,7 @@ from source_meta_capi.receiver.forward_worker import BackgroundForwarder
 from source_meta_capi.receiver.forwarding import Forwarder
 from source_meta_capi.receiver.group_commit import GroupCommitter
 from source_meta_capi.receiver.metrics import ReceiverMetrics
+from source_meta_capi.receiver.queue_intake import QueueSender
 from source_meta_capi.receiver.settings import ReceiverSettings
 from source_meta_capi.staging.local_store import LocalFolderStore
 from source_meta_capi.staging.open_store import open_store
@@ -43,6 +44,8 @@ class ReceiverRuntime:
     forwarder: Forwarder
     background: Optional[BackgroundForwarder]
     wall_clock: Callable[[], float]
+    # META_CAPI_INTAKE_MODE=queue: where each request goes instead of a group commit.
+    queue: Optional[QueueSender] = None
 
     @property
     def retry_after_s(self) -> int:
@@ -66,11 +69,13 @@ def build_runtime(
     utc_clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
     events_client: Optional[CapiEventsClient] = None,
     monotonic: Callable[[], float] = time.monotonic,
+    queue: Optional[QueueSender] = None,
 ) -> ReceiverRuntime:
     """Open the store and build the writer, committer and forwarders from settings.
 
     `events_client` and `monotonic` replace the Meta client and the forwarding clock (tests
-    inject a fake clock so backoff waits are recorded instead of slept).
+    inject a fake clock so backoff waits are recorded instead of slept); `queue` replaces the
+    SQS sender of the queue intake mode.
     """
     store = store if store is not None else open_store(settings.staging_url, settings.s3)
     if isinstance(store, LocalFolderStore):
@@ -114,4 +119,14 @@ def build_runtime(
             batch_deadline_s=settings.forward_batch_deadline_s,
             max_start_age_s=settings.forward_max_start_age_s,
         )
-    return ReceiverRuntime(settings, store, writer, executor, metrics, committer, forwarder, background, wall_clock)
+    if queue is None and settings.intake_mode == "queue" and settings.queue_url:
+        queue = QueueSender(
+            settings.queue_url,
+            endpoint_url=settings.sqs_endpoint_url,
+            region=settings.s3_region,
+            aws_access_key_id=settings.aws_access_key_id,
+            aws_secret_access_key=settings.aws_secret_access_key,
+        )
+    return ReceiverRuntime(
+        settings, store, writer, executor, metrics, committer, forwarder, background, wall_clock, queue
+    )

@@ -44,6 +44,7 @@ from source_meta_capi.receiver.settings_values import (
     Boolean,
     CountryCode,
     ForwardMode,
+    IntakeMode,
     LogLevel,
     PixelBinding,
     PixelIds,
@@ -227,6 +228,24 @@ class ReceiverSettings(BaseModel):
         "inline (forward before answering, bounded by META_CAPI_FORWARD_DEADLINE_S; Lambda), background (a worker thread; containers), off (the redrive job forwards), auto = inline on Lambda, background elsewhere.",
         validate_default=True,
     )
+    intake_mode: IntakeMode = _env(
+        "META_CAPI_INTAKE_MODE",
+        "direct",
+        "direct (each request, or group of concurrent requests, writes its own staging object) or queue (Lambda at scale: each request is one SQS message, staged and forwarded in batches by the batch Lambda; docs/deploy.md).",
+    )
+    queue_url: Optional[str] = _env(
+        "META_CAPI_QUEUE_URL", None, "queue intake mode: the SQS queue URL the API Lambda sends each request to."
+    )
+    sqs_endpoint_url: Optional[str] = _env(
+        "META_CAPI_SQS_ENDPOINT_URL", None, "SQS-compatible endpoint (moto in tests); empty = AWS."
+    )
+    queue_max_message_bytes: int = _env(
+        "META_CAPI_QUEUE_MAX_MESSAGE_BYTES",
+        256 * 1024,
+        "queue intake mode: largest message sent; a larger request is staged directly (one S3 write), as in direct mode.",
+        ge=1024,
+        le=1024 * 1024,
+    )
     forward_deadline_s: float = _env(
         "META_CAPI_FORWARD_DEADLINE_S",
         3.0,
@@ -356,6 +375,17 @@ class ReceiverSettings(BaseModel):
     def _parse_secret(cls, value: Any, info: ValidationInfo) -> Any:
         field = info.field_name or ""
         return _SECRET_SYNTAXES[field](info, _variable(field), value)
+
+    @model_validator(mode="after")
+    def _check_queue_intake(self) -> ReceiverSettings:
+        if self.intake_mode == "queue" and not self.queue_url:
+            raise ValueError("META_CAPI_INTAKE_MODE=queue needs META_CAPI_QUEUE_URL")
+        if self.intake_mode == "queue" and not self.lambda_function_name:
+            # Off Lambda, group commit already shares one write between concurrent requests.
+            raise ValueError(
+                "META_CAPI_INTAKE_MODE=queue is for Lambda; the container batches with group commit (direct)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _check_unsigned_alone(self) -> ReceiverSettings:

@@ -27,6 +27,7 @@ from source_meta_capi.receiver.secret_refs import SecretReferenceError, SecretRe
 from source_meta_capi.receiver.signatures import PIXEL_BINDING_MODES, SecretConfigError, parse_webhook_secret
 
 FORWARD_MODES = ("inline", "background", "off")
+INTAKE_MODES = ("direct", "queue")
 # META_CAPI_TEST_EVENT_PIXELS value meaning every pixel; the default, so senders that pass
 # test_event_code keep working until an operator lists the test pixels.
 ALL_PIXELS = "*"
@@ -103,6 +104,13 @@ def _forward_mode(value: str, info: ValidationInfo) -> str:
     return mode
 
 
+def _intake_mode(value: str) -> str:
+    mode = value.lower()
+    if mode not in INTAKE_MODES:
+        raise ValueError(f"must be one of {', '.join(INTAKE_MODES)}")
+    return mode
+
+
 def _country(value: Optional[str]) -> Optional[str]:
     country = value.lower() if value else None
     if country is not None and not _COUNTRY.fullmatch(country):
@@ -136,6 +144,8 @@ BaseUrl = Annotated[str, AfterValidator(_without_trailing_slash)]
 ApiVersion = Annotated[str, AfterValidator(_api_version)]
 # auto, inline, background or off; auto (and only auto) depends on whether this is Lambda.
 ForwardMode = Annotated[str, AfterValidator(_forward_mode)]
+# direct or queue, in any case.
+IntakeMode = Annotated[str, AfterValidator(_intake_mode)]
 # ISO 3166 alpha-2, in any case; read as lower case.
 CountryCode = Annotated[Optional[str], AfterValidator(_country)]
 WriterId = Annotated[Optional[str], AfterValidator(_writer_id)]

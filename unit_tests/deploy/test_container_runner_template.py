@@ -128,7 +128,13 @@ def test_given_container_when_listing_environment_then_the_lambdas_variables_wit
     template,
 ) -> None:
     env = container_env(template)
-    assert set(env) == set(function_env(template)) | {"META_CAPI_HOST", "META_CAPI_PORT", "META_CAPI_KEEP_ALIVE_S"}
+    # The queue intake is Lambda-only: the container batches with group commit.
+    lambda_only = {"META_CAPI_INTAKE_MODE", "META_CAPI_QUEUE_URL"}
+    assert set(env) == (set(function_env(template)) - lambda_only) | {
+        "META_CAPI_HOST",
+        "META_CAPI_PORT",
+        "META_CAPI_KEEP_ALIVE_S",
+    }
     assert env["META_CAPI_FORWARD_MODE"] == "background"
     for name in (
         "META_CAPI_STAGING_URL",

@@ -37,14 +37,18 @@ def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
     return {name: body for name, body in template["Resources"].items() if body["Type"] == kind}
 
 
-def the_function(template: dict[str, Any]) -> dict[str, Any]:
-    (function,) = resources(template, "AWS::Serverless::Function").values()
-    properties: dict[str, Any] = function["Properties"]
+# The API Lambda and, in the queue intake mode, the batch Lambda draining the intake queue.
+FUNCTIONS = {"ReceiverFunction", "QueueBatchFunction"}
+
+
+def the_function(template: dict[str, Any], name: str = "ReceiverFunction") -> dict[str, Any]:
+    assert set(resources(template, "AWS::Serverless::Function")) == FUNCTIONS
+    properties: dict[str, Any] = template["Resources"][name]["Properties"]
     return properties
 
 
-def function_env(template: dict[str, Any]) -> dict[str, Any]:
-    variables: dict[str, Any] = the_function(template)["Environment"]["Variables"]
+def function_env(template: dict[str, Any], name: str = "ReceiverFunction") -> dict[str, Any]:
+    variables: dict[str, Any] = the_function(template, name)["Environment"]["Variables"]
     return variables
 
 
@@ -99,24 +103,36 @@ def storage_areas() -> set[str]:
     return areas
 
 
-def test_given_template_when_reading_handler_then_it_names_the_lambda_entry_point(template) -> None:
-    module_name, _, attribute = the_function(template)["Handler"].rpartition(".")
+@pytest.mark.parametrize(
+    ("function", "entry_point"),
+    [
+        ("ReceiverFunction", "source_meta_capi.receiver.lambda_handler.handler"),
+        ("QueueBatchFunction", "source_meta_capi.receiver.batch_handler.handler"),
+    ],
+)
+def test_given_template_when_reading_handler_then_it_names_the_lambda_entry_point(
+    template, function: str, entry_point: str
+) -> None:
+    assert the_function(template, function)["Handler"] == entry_point
+    module_name, _, attribute = entry_point.rpartition(".")
     handler = getattr(importlib.import_module(module_name), attribute)
     assert callable(handler)
     assert list(inspect.signature(handler).parameters) == ["event", "context"]
 
 
-def test_given_template_when_reading_runtime_then_it_is_the_python_the_zip_is_built_for(template) -> None:
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_given_template_when_reading_runtime_then_it_is_the_python_the_zip_is_built_for(template, function) -> None:
     build = load_deploy_module("build_lambda_zip")
     major, minor = build.LAMBDA_PYTHON
-    assert the_function(template)["Runtime"] == f"python{major}.{minor}"
-    assert the_function(template)["CodeUri"] == "../build/receiver-lambda.zip"
-    assert (DEPLOY / the_function(template)["CodeUri"]).resolve() == ROOT / "build" / "receiver-lambda.zip"
+    assert the_function(template, function)["Runtime"] == f"python{major}.{minor}"
+    assert the_function(template, function)["CodeUri"] == "../build/receiver-lambda.zip"
+    assert (DEPLOY / the_function(template, function)["CodeUri"]).resolve() == ROOT / "build" / "receiver-lambda.zip"
 
 
 def test_given_template_when_listing_environment_then_every_variable_is_one_the_receiver_reads(template) -> None:
-    unknown = set(function_env(template)) - receiver_variables()
-    assert not unknown, f"the Lambda sets variables the receiver never reads: {sorted(unknown)}"
+    for function in sorted(FUNCTIONS):
+        unknown = set(function_env(template, function)) - receiver_variables()
+        assert not unknown, f"{function} sets variables the receiver never reads: {sorted(unknown)}"
     for task, env in task_envs(template):
         unknown = set(env) - receiver_variables()
         assert not unknown, f"{task} sets variables the receiver never reads: {sorted(unknown)}"
@@ -182,6 +198,11 @@ def test_given_secret_references_when_resolving_then_each_role_may_read_exactly_
     assert set(used_by_role) == {"JobsTaskRole", "ReceiverTaskRole"}
     for role, task_used in used_by_role.items():
         assert {repr(leaf) for leaf in readable(role)} == task_used - {repr("")}, role
+    batch_env = function_env(template, "QueueBatchFunction")
+    batch_used = [leaf for name in secret_variables() & set(batch_env) for leaf in leaves(batch_env[name])]
+    assert sorted(map(repr, readable("QueueBatchRole"))) == sorted(
+        repr(u) for u in batch_used if u != {"Ref": "AWS::NoValue"}
+    )
 
 
 def _statements(policy: Any) -> Iterator[dict[str, Any]]:
@@ -322,3 +343,65 @@ def test_given_outputs_when_deployed_then_endpoint_bucket_and_nat_ip_are_given(t
 def test_given_parameters_when_listed_then_each_has_a_description(template) -> None:
     for name, parameter in template["Parameters"].items():
         assert parameter.get("Description"), f"parameter {name} has no description"
+
+
+def _actions(template: dict[str, Any], role: str) -> dict[str, Any]:
+    """action -> resource, of every statement of a role (all branches of its conditional policies)."""
+    found: dict[str, Any] = {}
+    for policy in resources(template, "AWS::IAM::Role")[role]["Properties"]["Policies"]:
+        for statement in _statements(policy):
+            assert statement["Effect"] == "Allow"
+            acts = statement["Action"]
+            for action in acts if isinstance(acts, list) else [acts]:
+                found[action] = statement["Resource"]
+    return found
+
+
+def test_given_queue_intake_when_deployed_then_each_lambda_may_do_exactly_its_part(template) -> None:
+    enqueue = [
+        s
+        for policy in resources(template, "AWS::IAM::Role")["ReceiverRole"]["Properties"]["Policies"]
+        for s in _statements(policy)
+        if s.get("Sid") == "EnqueueRequests"
+    ]
+    assert len(enqueue) == 1 and enqueue[0]["Action"] == "sqs:SendMessage"
+    assert "IntakeQueue" in repr(enqueue[0]["Resource"])
+    batch = _actions(template, "QueueBatchRole")
+    assert {a for a in batch if a.startswith("sqs:")} == {
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:ChangeMessageVisibility",
+    }
+    assert all("IntakeQueue" in repr(batch[a]) for a in batch if a.startswith("sqs:"))
+    # Write-once puts only: the batch Lambda neither reads, lists nor deletes.
+    assert {a for a in batch if a.startswith("s3:")} == {"s3:PutObject"}
+    assert {a.split(":")[0] for a in batch} == {"sqs", "s3", "secretsmanager", "logs", "ec2"}
+
+
+def test_given_queue_intake_when_deployed_then_the_mapping_batches_and_reports_item_failures(template) -> None:
+    from source_meta_capi.receiver.batch_handler import FORWARD_BATCH_EVENTS
+
+    batch_function = the_function(template, "QueueBatchFunction")
+    (mapping,) = batch_function["Events"].values()
+    assert mapping["Type"] == "SQS"
+    properties = mapping["Properties"]
+    assert properties["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert properties["BatchSize"] == {"Ref": "QueueBatchSize"}
+    assert template["Parameters"]["QueueBatchSize"]["MaxValue"] == 10000
+    assert template["Parameters"]["QueueBatchSize"]["Default"] >= FORWARD_BATCH_EVENTS
+    queue = template["Resources"]["IntakeQueue"]["Properties"]
+    assert queue["VisibilityTimeout"] >= 6 * batch_function["Timeout"]
+    assert queue["SqsManagedSseEnabled"] is True
+    assert template["Resources"]["IntakeDeadLetterQueue"]["Properties"]["SqsManagedSseEnabled"] is True
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["IntakeDeadLetterQueue", "Arn"]}
+    # The forwarding budget leaves the timeout room for staging and answering.
+    env = function_env(template, "QueueBatchFunction")
+    assert float(env["META_CAPI_FORWARD_BATCH_DEADLINE_S"]) <= batch_function["Timeout"] / 2
+    receiver_env = function_env(template)
+    assert receiver_env["META_CAPI_INTAKE_MODE"] == {"Ref": "IntakeMode"}
+    assert template["Parameters"]["IntakeMode"]["Default"] == "direct"
+    alarms = resources(template, "AWS::CloudWatch::Alarm")
+    watched = {(a["Properties"].get("MetricName"), repr(a["Properties"].get("Dimensions"))) for a in alarms.values()}
+    assert any(m == "ApproximateNumberOfMessagesVisible" and "IntakeDeadLetterQueue" in d for m, d in watched)
+    assert any(m == "ApproximateAgeOfOldestMessage" and "IntakeQueue" in d for m, d in watched)

@@ -67,3 +67,16 @@ def test_given_field_names_when_constructing_then_typed_values_accepted_and_froz
     assert settings.forward_mode == "off" and settings.access_token("1") == "t"
     with pytest.raises(ValueError):
         settings.staging_url = "/elsewhere"  # type: ignore[misc]
+
+
+def test_given_queue_intake_mode_when_loading_then_it_needs_a_queue_url_and_lambda_and_direct_is_the_default() -> None:
+    assert load().intake_mode == "direct"
+    with pytest.raises(SettingsError, match="META_CAPI_QUEUE_URL"):
+        load(AWS_LAMBDA_FUNCTION_NAME="f", META_CAPI_INTAKE_MODE="queue")
+    with pytest.raises(SettingsError, match="META_CAPI_INTAKE_MODE"):
+        load(META_CAPI_INTAKE_MODE="kinesis")
+    queue = {"META_CAPI_INTAKE_MODE": "QUEUE", "META_CAPI_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/1/q"}
+    settings = load(AWS_LAMBDA_FUNCTION_NAME="f", **queue)
+    assert settings.intake_mode == "queue" and settings.queue_max_message_bytes == 256 * 1024
+    with pytest.raises(SettingsError, match="group commit"):
+        load(**queue)
