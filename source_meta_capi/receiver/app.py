@@ -51,10 +51,10 @@ from source_meta_capi.receiver.http_messages import (
     request_id_of,
     signature_headers,
 )
+from source_meta_capi.receiver.intake_report import report_staged
 from source_meta_capi.receiver.json_logging import log
 from source_meta_capi.receiver.ops_routes import ops_routes
 from source_meta_capi.receiver.pipeline import (
-    TEST_EVENT_FIELD,
     BodyError,
     Intake,
     RequestContext,
@@ -73,11 +73,6 @@ from source_meta_capi.staging.store import StoreError
 EVENTS_ROUTE = "/v1/pixels/{pixel_id}/events"
 # Bodies above this are validated on a worker thread so the event loop keeps serving others.
 _INLINE_PROCESSING_BYTES = 64 * 1024
-# Fields whose absence breaks attribution: counted as schema drift when an event lacks them (a
-# missing event_id is not among them: the receiver derives one).
-_ATTRIBUTION_FIELDS = frozenset({"event_name", "event_time", "action_source", "user_data"})
-# Rejections named per "events rejected" line (the answer lists them all).
-_LOGGED_REJECTIONS = 50
 
 
 class _OrjsonResponse(JSONResponse):
@@ -282,10 +277,7 @@ class _Endpoint:
 
     def record_staged(self, intake: Intake) -> None:
         """Count and log a staged intake's test events and rejections (shared step)."""
-        if intake.test_event_code is not None:
-            self._count_test_events(intake)
-        if intake.rejections:
-            self._log_rejections(intake)
+        report_staged(intake, self.rt.metrics, self.rt.settings.schema_version)
 
     async def forward(self, intake: Intake, queued: bool = False) -> Optional[dict[str, Any]]:
         """Forward a staged intake per META_CAPI_FORWARD_MODE (shared step); the summary. A
@@ -327,56 +319,6 @@ class _Endpoint:
             return {"mode": mode, **result.as_json()}
         queued = rt.background is not None and rt.background.submit(batch)
         return {"mode": mode, "status": "queued" if queued else "left_to_redrive"}
-
-    def _count_test_events(self, intake: Intake) -> None:
-        metrics, pixel = self.rt.metrics, intake.context.pixel_id
-        refused = sum(1 for rejection in intake.rejections if rejection.field == TEST_EVENT_FIELD)
-        if intake.accepted:
-            metrics.child(metrics.test_events, pixel, "accepted").inc(len(intake.accepted))
-        if refused:
-            metrics.child(metrics.test_events, pixel, "refused").inc(refused)
-
-    def _log_rejections(self, intake: Intake) -> None:
-        """A line per request with rejected events, saying why (the group's "batch staged" line
-        only counts them), plus the schema-drift alarm when a field attribution needs is gone."""
-        metrics, context = self.rt.metrics, intake.context
-        pixel = context.pixel_id
-        drift = []
-        for rejection in intake.rejections:
-            metrics.child(metrics.events_rejected, pixel, rejection.field).inc()
-            if rejection.field.split(".", 1)[0] in _ATTRIBUTION_FIELDS:
-                metrics.child(metrics.schema_drift, pixel, rejection.field).inc()
-                drift.append(rejection)
-        named = intake.rejections[:_LOGGED_REJECTIONS]
-        log(
-            logging.WARNING,
-            "events rejected",
-            request_id=context.request_id,
-            pixel_id=pixel,
-            batch_id=context.batch_id,
-            signature_status=context.signature_status,
-            event_ids=sorted({r.event_id for r in intake.rejections if r.event_id is not None}),
-            field=",".join(sorted({r.field for r in intake.rejections})),
-            reason="; ".join(f"event {r.index} ({r.event_id or 'no event_id'}) {r.field}: {r.reason}" for r in named),
-            events=intake.events_received,
-            accepted=len(intake.accepted),
-            rejected=len(intake.rejections),
-        )
-        if drift:
-            # The schema-drift alarm (DESIGN.md, failure semantics): a sender stopped sending a
-            # field Meta needs for attribution. Named per pixel, event and field, never values.
-            log(
-                logging.ERROR,
-                "schema drift",
-                request_id=context.request_id,
-                pixel_id=pixel,
-                batch_id=context.batch_id,
-                event_ids=[r.event_id for r in drift if r.event_id is not None],
-                field=",".join(sorted({r.field for r in drift})),
-                events=len(drift),
-                # The registered delivered_events version this deployment writes (META_CAPI_SCHEMA_VERSION).
-                schema_version=self.rt.settings.schema_version,
-            )
 
     async def _io(self, function: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.rt.executor, function, *args)
