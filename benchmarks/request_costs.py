@@ -1,18 +1,23 @@
 """Billable requests per request and dollars per million events, per runner and traffic shape
 (issue 16 item 4; the cost model of docs/deploy.md is this script's output).
 
-    .venv/bin/python -m benchmarks.request_costs            # ~30 s on 2 cores
+    .venv/bin/python -m benchmarks.request_costs            # ~3.5 min on 2 cores (~30 s with --skip-queue)
     .venv/bin/python -m benchmarks.request_costs --skip-container
 
-Measured here, against moto's S3 server on 127.0.0.1 (started and stopped by the script):
+Measured here, against moto's server (S3, SQS) on 127.0.0.1 (started and stopped by the script):
 - Lambda, direct mode: the Lambda handler in-process with API Gateway HTTP API (v2) events,
   every AWS call it makes counted by operation (botocore), objects listed by area afterwards;
   once staging only and once forwarding inline to a local Graph API stand-in.
 - Container: a real `serve` process (group commit) with 32 concurrent closed-loop senders, as
   integration_tests/receiver/test_s3_puts_per_request.py; objects counted by listing.
+- Lambda + SQS batching (queue intake): `benchmarks.queue_intake_requests.measure_queue_intake`,
+  the real API handler in queue mode and the real batch handler fed the way the event source
+  mapping feeds it (forwarding on, to the Graph API stand-in), every AWS call and every
+  SendMessage's 64 KiB chunks counted; one run per traffic shape, with the messages per
+  invocation the mapping would hand over at that rate (QUEUE_* inputs below).
 
 Everything else (prices, durations, per-task capacity, connection reuse) is an input below, stated
-in the printed tables. The SQS batching path is a placeholder formula until it is measured.
+in the printed tables.
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ from typing import Any, Optional
 import boto3
 from botocore.client import BaseClient
 from moto.server import ThreadedMotoServer
+
+from benchmarks.queue_intake_requests import QueueIntakeCounts, measure_queue_intake
 
 PRICES_AS_OF = "2026-12-05"
 # us-east-1 list prices (USD), as given in issue 16 item 4 and AWS's pricing pages on that date.
@@ -77,7 +84,19 @@ COMMIT_LATENCY_S = 0.05  # one S3 conditional PUT in-region, p50-ish; moto on lo
 GROUP_MAX_EVENTS = 5000  # META_CAPI_GROUP_COMMIT_MAX_EVENTS default
 REQUESTS_PER_CONNECTION = 10  # keep-alive reuse by senders at the ALB
 RESPONSE_BYTES = 400
-SQS_RECEIVE_BATCH, SQS_DELETE_BATCH, SQS_OBJECT_EVENTS = 10, 10, 10_000  # placeholder inputs
+# Queue intake: the template's event source mapping (QueueBatchSize, QueueBatchingWindowSeconds,
+# QueueMaxConcurrency defaults) and Lambda's 6 MB invocation payload; messages per invocation at a
+# rate = min(batch size, rate x window, payload / (message + record envelope)).
+QUEUE_BATCH_SIZE, QUEUE_WINDOW_S, QUEUE_MAX_CONCURRENCY = 1000, 10, 5
+LAMBDA_PAYLOAD_BYTES, SQS_RECORD_ENVELOPE_BYTES = 6_000_000, 1024
+QUEUE_BATCHES = 2  # measured invocations per shape
+# Assumed billed durations (moto's wall times are printed next to them, not used):
+QUEUE_API_SECONDS = {1: 0.03, 100: 0.22}  # API Lambda: one SendMessage (+ hashing 100 events)
+QUEUE_BATCH_MEMORY_GB = 1.0  # QueueBatchFunction MemorySize 1024
+QUEUE_BATCH_BASE_S, QUEUE_BATCH_EVENT_S = 0.3, 0.0005  # per invocation, per event (decode, stage)
+QUEUE_FORWARD_CALL_S = 0.25  # per call to Meta (up to 1,000 events), as LAMBDA_FORWARD_SECONDS
+# Idle long polls: Lambda's pollers (assumed 5) each long-poll (20 s) around the clock.
+QUEUE_POLLERS, QUEUE_LONG_POLL_S = 5, 20
 RATES = (10, 1000)
 SHAPES = (1, 100)
 SENDERS = 32
@@ -186,9 +205,8 @@ def http_api_event(body: str, headers: dict[str, str], path: str) -> dict[str, A
 
 
 def measure_lambda(endpoint: str, events: int, requests: int, *, forward: bool) -> Measured:
-    from integration_tests.graph_stand_in import GraphStandIn
-
     from integration_tests.receiver.conftest import PIXEL, SECRET, TOKEN, event, sw_headers
+    from integration_tests.support.graph_stand_in import GraphStandIn
     from source_meta_capi.receiver import json_logging, lambda_handler
 
     bucket = new_bucket(endpoint)
@@ -286,6 +304,68 @@ def measure_container(endpoint: str, events: int, requests: int) -> Measured:
     return measured
 
 
+# ---------------------------------------------------------------- Lambda + SQS batching
+def queue_batch_size(message_bytes: float, rate: int) -> int:
+    """Messages per batch invocation the event source mapping hands over at `rate` requests/s."""
+    by_payload = int(LAMBDA_PAYLOAD_BYTES // (message_bytes + SQS_RECORD_ENVELOPE_BYTES))
+    return max(1, min(QUEUE_BATCH_SIZE, rate * QUEUE_WINDOW_S, by_payload))
+
+
+def measure_queue(endpoint: str, events: int, rate: int) -> QueueIntakeCounts:
+    """Measure the queue path for one shape: a probe for the message size, then QUEUE_BATCHES
+    invocations' worth of requests at the batch size that size and rate give."""
+    probe = measure_queue_intake(endpoint, 5, 5, events=events)
+    batch = queue_batch_size(probe.message_bytes / probe.requests, rate)
+    return measure_queue_intake(endpoint, batch * QUEUE_BATCHES, batch, events=events, forward=True)
+
+
+def queue_batch_seconds(q: QueueIntakeCounts) -> float:
+    """Assumed billed seconds of one batch invocation of `q.messages_per_invocation` messages."""
+    batch_events = q.messages_per_invocation * q.events
+    forward_calls = q.calls["PutObject"] / q.invocations / 2 if q.forward else 0.0  # events + statuses
+    return QUEUE_BATCH_BASE_S + batch_events * QUEUE_BATCH_EVENT_S + forward_calls * QUEUE_FORWARD_CALL_S
+
+
+def queue_row(q: QueueIntakeCounts, rate: int, front: str) -> Row:
+    sqs_requests = q.sqs_requests_per_request
+    puts = q.per_request("PutObject")
+    invocations = q.invocations / q.requests
+    batch_gb_s = QUEUE_BATCH_MEMORY_GB * queue_batch_seconds(q)
+    per_request = {
+        front: PRICE["apigw_rest_per_m" if front == "API GW REST" else "apigw_http_per_m"] / 1e6,
+        "api lambda": PRICE["lambda_per_m"] / 1e6
+        + LAMBDA_MEMORY_GB * QUEUE_API_SECONDS[q.events] * PRICE["lambda_gb_s"],
+        "sqs": sqs_requests * PRICE["sqs_per_m"] / 1e6,
+        "s3": s3_dollars(puts),
+        "batch lambda": invocations * PRICE["lambda_per_m"] / 1e6,
+        "batch lambda gb-s": invocations * batch_gb_s * PRICE["lambda_gb_s"],
+        "logs": (q.log_bytes / q.requests + LAMBDA_PLATFORM_LOG_BYTES * (1 + invocations)) / 1e9 * PRICE["logs_per_gb"],
+    }
+    idle_polls = QUEUE_POLLERS * SECONDS_PER_MONTH / QUEUE_LONG_POLL_S
+    fixed = {"secrets": SECRETS * PRICE["secret_month"], "sqs idle polls": idle_polls * PRICE["sqs_per_m"] / 1e6}
+    if front == "API GW REST":
+        per_request["waf"] = PRICE["waf_per_m"] / 1e6
+        fixed |= waf_fixed()
+    note = f"{sqs_requests:.3f} SQS req, {puts:.4f} PUT, {invocations:.4f} batch inv ({batch_gb_s:.2f} GB-s) /req"
+    name = f"Lambda + SQS batching, {front}" + (" + WAF" if front == "API GW REST" else " (no WAF)")
+    return Row(name, q.events, rate, note, per_request, fixed)
+
+
+def queue_split(row: Row) -> dict[str, float]:
+    """A queue row's request-driven charges in $ per million requests: the ingest side's request
+    charges (SQS + S3 + batch Lambda invocations), the batch Lambda's GB-s, their sum, and the
+    front door (API Gateway + WAF + API Lambda requests and GB-s)."""
+    per_m = {k: v * 1e6 * row.events for k, v in row.per_request.items()}  # per request, not per event
+    requests = per_m["sqs"] + per_m["s3"] + per_m["batch lambda"]
+    front = sum(v for k, v in per_m.items() if k.startswith("API GW") or k in ("waf", "api lambda"))
+    return {
+        "ingest requests": requests,
+        "batch gb-s": per_m["batch lambda gb-s"],
+        "ingest": requests + per_m["batch lambda gb-s"],
+        "front door": front,
+    }
+
+
 # ---------------------------------------------------------------- the model
 @dataclass
 class Row:
@@ -378,32 +458,21 @@ def container_row(m: Measured, rate: int, *, naive: bool = False) -> Row:
     return Row(name, m.events, rate, f"{objects:.3f} PUT/req, {tasks} tasks", per_request, fixed)
 
 
-def sqs_placeholder(events: int, rate: int) -> Row:
-    """PLACEHOLDER until the SQS batching path is measured: the formula with assumed batch sizes."""
-    chunks = math.ceil(events * 700 / 65536)  # billed per 64 KiB; ~700 bytes per encoded event
-    sqs_requests = chunks * (1 + 1 / SQS_RECEIVE_BATCH + 1 / SQS_DELETE_BATCH)
-    objects = events / SQS_OBJECT_EVENTS
-    per_request = {
-        "API GW REST": PRICE["apigw_rest_per_m"] / 1e6,
-        "waf": PRICE["waf_per_m"] / 1e6,
-        "lambda": PRICE["lambda_per_m"] / 1e6 + LAMBDA_MEMORY_GB * 0.03 * PRICE["lambda_gb_s"],
-        "sqs": sqs_requests * PRICE["sqs_per_m"] / 1e6,
-        "batch lambda": PRICE["lambda_per_m"] / 1e6 / SQS_RECEIVE_BATCH,
-        "s3": s3_dollars(objects),
-    }
-    fixed = {"secrets": SECRETS * PRICE["secret_month"], **waf_fixed()}
-    note = f"PLACEHOLDER: {sqs_requests:.2f} SQS req, {objects:.4f} PUT /req"
-    return Row("Lambda + SQS batching (placeholder)", events, rate, note, per_request, fixed)
-
-
-def rows(lambda_off: dict[int, Measured], lambda_fwd: dict[int, Measured], container: dict[int, Measured]) -> list[Row]:
+def rows(
+    lambda_off: dict[int, Measured],
+    lambda_fwd: dict[int, Measured],
+    container: dict[int, Measured],
+    queue: dict[tuple[int, int], QueueIntakeCounts],
+) -> list[Row]:
     found: list[Row] = []
     for events in SHAPES:
         for rate in RATES:
             found.append(lambda_row(lambda_off[events], None, rate, "API GW REST"))
             found.append(lambda_row(lambda_off[events], lambda_fwd[events], rate, "API GW REST"))
             found.append(lambda_row(lambda_off[events], lambda_fwd[events], rate, "API GW HTTP"))
-            found.append(sqs_placeholder(events, rate))
+            if (events, rate) in queue:
+                found.append(queue_row(queue[(events, rate)], rate, "API GW REST"))
+                found.append(queue_row(queue[(events, rate)], rate, "API GW HTTP"))
             if events in container:
                 found.append(container_row(container[events], rate))
                 found.append(container_row(container[events], rate, naive=True))
@@ -426,6 +495,40 @@ def print_measured(measured: list[Measured]) -> None:
     other = sorted({c for m in measured for c in m.calls if not c.startswith("s3:")})
     if other:
         print(f"\nOther AWS calls per request: {', '.join(other)}")
+
+
+def print_queue(queue: dict[tuple[int, int], QueueIntakeCounts]) -> None:
+    print("\n## Measured: Lambda + SQS batching (moto on 127.0.0.1, forwarding on)\n")
+    print(
+        "| events/request | at requests/s | messages/invocation | requests | SendMessage (64 KiB chunks)/request | ReceiveMessage/request | DeleteMessageBatch/request | SQS requests/request | S3 PUT/request | batch invocations/request | message bytes | assumed GB-s per batch invocation | moto wall ms: API handler/request, batch handler/invocation |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for (events, rate), q in sorted(queue.items()):
+        print(
+            f"| {events} | {rate:,} | {q.messages_per_invocation:,.0f} | {q.requests:,} | {q.send_chunks / q.requests:.3f} "
+            f"| {q.per_request('ReceiveMessage'):.3f} | {q.per_request('DeleteMessageBatch'):.3f} "
+            f"| {q.sqs_requests_per_request:.3f} | {q.per_request('PutObject'):.4f} | {q.invocations / q.requests:.4f} "
+            f"| {q.message_bytes / q.requests:,.0f} | {QUEUE_BATCH_MEMORY_GB * queue_batch_seconds(q):.2f} "
+            f"| {q.api_s / q.requests * 1000:.1f}, {q.batch_s / q.invocations * 1000:.0f} |"
+        )
+
+
+def print_queue_target(found: list[Row]) -> None:
+    print(
+        "\n## Issue 16 target: request/ingest charges <= $0.50 per million single-event requests (Lambda batching path)\n"
+    )
+    print(
+        "| runner | requests/s | ingest requests: SQS + S3 + batch Lambda invocations | + batch Lambda GB-s | ingest total | meets $0.50 | front door: API Gateway + WAF + API Lambda | meets $0.50 |"
+    )
+    print("|---|---:|---:|---:|---:|---|---:|---|")
+    for row in found:
+        if row.runner.startswith("Lambda + SQS") and row.events == 1:
+            split = queue_split(row)
+            print(
+                f"| {row.runner} | {row.rate:,} | {split['ingest requests']:.3f} | {split['batch gb-s']:.3f} "
+                f"| **{split['ingest']:.3f}** | {'yes' if split['ingest'] <= 0.50 else 'no'} "
+                f"| **{split['front door']:.3f}** | {'yes' if split['front door'] <= 0.50 else 'no'} |"
+            )
 
 
 def dollars(value: float) -> str:
@@ -454,6 +557,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--requests", type=int, default=100, help="Lambda requests per shape")
     parser.add_argument("--container-requests", type=int, default=640, help="container requests per shape")
     parser.add_argument("--skip-container", action="store_true")
+    parser.add_argument("--skip-queue", action="store_true")
     args = parser.parse_args(argv)
     started = time.monotonic()
     with moto() as endpoint:
@@ -463,9 +567,17 @@ def main(argv: Optional[list[str]] = None) -> int:
         if not args.skip_container:
             container[1] = measure_container(endpoint, 1, args.container_requests)
             container[100] = measure_container(endpoint, 100, max(64, args.container_requests // 5))
+        queue: dict[tuple[int, int], QueueIntakeCounts] = {}
+        if not args.skip_queue:
+            queue = {(e, r): measure_queue(endpoint, e, r) for e in SHAPES for r in RATES}
     print(f"# request_costs - {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {time.monotonic() - started:.0f} s")
     print_measured([*lambda_off.values(), *lambda_fwd.values(), *container.values()])
-    print_costs(rows(lambda_off, lambda_fwd, container))
+    if queue:
+        print_queue(queue)
+    found = rows(lambda_off, lambda_fwd, container, queue)
+    print_costs(found)
+    if queue:
+        print_queue_target(found)
     return 0
 
 
