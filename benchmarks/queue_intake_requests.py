@@ -35,41 +35,12 @@ from typing import Any
 import boto3
 from botocore.client import BaseClient
 
+from integration_tests.support.api_gateway_events import v2_event
+
 AWS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
 BILLED = ("SendMessage", "ReceiveMessage", "DeleteMessageBatch", "PutObject")
 SQS_CHUNK_BYTES = 64 * 1024  # SQS bills each 64 KiB of a request's payload as one request
 TOKEN = "queue-bench-token"
-
-
-def v2_event(pixel_id: str, body: str) -> dict[str, Any]:
-    path = f"/v1/pixels/{pixel_id}/events"
-    return {
-        "version": "2.0",
-        "routeKey": f"POST {path}",
-        "rawPath": path,
-        "rawQueryString": "",
-        "headers": {"content-type": "application/json"},
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "api-id",
-            "domainName": "id.execute-api.us-east-1.amazonaws.com",
-            "domainPrefix": "id",
-            "http": {
-                "method": "POST",
-                "path": path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": "203.0.113.7",
-                "userAgent": "b",
-            },
-            "requestId": "id",
-            "routeKey": f"POST {path}",
-            "stage": "$default",
-            "time": "26/Nov/2026:08:00:00 +0000",
-            "timeEpoch": 1795680000000,
-        },
-        "body": body,
-        "isBase64Encoded": False,
-    }
 
 
 @dataclass
@@ -225,7 +196,9 @@ def measure_queue_intake(
                 for index in range(first, min(requests, first + batch_size)):
                     body = _request_body(index, events)
                     started = time.monotonic()
-                    answer = lambda_handler.handler(v2_event(pixel_ids[index % pixels], body), None)
+                    answer = lambda_handler.handler(
+                        v2_event(body, {"content-type": "application/json"}, pixel_id=pixel_ids[index % pixels]), None
+                    )
                     found.api_s += time.monotonic() - started
                     assert answer["statusCode"] == 200, answer["body"]
                 _drain(sqs, queue_url, batch_size, found)

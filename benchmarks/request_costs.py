@@ -39,11 +39,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-import boto3
 from botocore.client import BaseClient
-from moto.server import ThreadedMotoServer
 
 from benchmarks.queue_intake_requests import QueueIntakeCounts, measure_queue_intake
+from integration_tests.support.s3 import moto_server, s3_client
 
 PRICES_AS_OF = "2026-12-05"
 # us-east-1 list prices (USD), as given in issue 16 item 4 and AWS's pricing pages on that date.
@@ -122,23 +121,8 @@ class Measured:
 @contextmanager
 def moto() -> Iterator[str]:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's access log
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
-def s3_client(endpoint: str) -> Any:
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        region_name="us-east-1",
-    )
+    with moto_server() as endpoint:
+        yield endpoint
 
 
 def new_bucket(endpoint: str) -> str:

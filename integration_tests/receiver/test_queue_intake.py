@@ -21,7 +21,7 @@ import pytest
 from botocore.client import BaseClient
 
 from integration_tests.receiver.conftest import PIXEL, SECRET, TOKEN, event, sw_headers
-from integration_tests.receiver.test_lambda_handler import v2_event
+from integration_tests.support.api_gateway_events import v2_event
 from integration_tests.support.graph_stand_in import GraphStandIn
 from integration_tests.support.push_harness import identities, sync
 from integration_tests.support.s3 import s3_staging_config
