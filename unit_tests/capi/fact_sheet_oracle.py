@@ -1,7 +1,7 @@
 """A small, independent reference implementation of the fact sheet's normalization rules.
 
 The conformance tests compare the project against this, so it shares no code with
-source_meta_capi: it is written from /work/shared/reference/META_CAPI_FACTS.md §3.2 and §3.4
+source_meta_capi: it is written from the fact sheet (shared/reference/META_CAPI_FACTS.md beside the repository) §3.2 and §3.4
 (and libphonenumber for phones, §3.4.2) as directly as possible, favouring obviousness over
 speed or coverage. It only answers for inputs in the shapes the property tests generate; None
 means "Meta gets no value" (dropped).

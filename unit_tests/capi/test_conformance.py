@@ -1,6 +1,6 @@
 """Conformance with the fact sheet: its test vectors, and issue 15's reproducers as named cases.
 
-The vectors are §3.5 of /work/shared/reference/META_CAPI_FACTS.md (several checked against
+The vectors are §3.5 of the fact sheet (shared/reference/META_CAPI_FACTS.md beside the repository) (several checked against
 Meta's own page). The reproducers are the differential test's findings against Meta's Python
 SDK 26.0.3, libphonenumber and the fact sheet; each id says what used to go wrong.
 docs/normalization.md states every rule these cases pin and where it comes from.
