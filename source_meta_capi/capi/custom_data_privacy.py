@@ -1,4 +1,4 @@
-"""Strip personal data outside user_data (fact sheet §4, §10.2; issue 14, finding 7).
+"""Strip personal data outside user_data (fact sheet §4, §10.2).
 
 Meta forbids raw contact information outside user_data, and DESIGN.md forbids raw personal
 data in any store. The policy is **strip**, applied to every free-form field (custom_data,

@@ -161,7 +161,7 @@ PII_CUSTOM_DATA_KEYS: Final[frozenset[str]] = frozenset(
         "addressline2",
         "streetaddress",
         "street",
-        # Free-form keys that name a person or carry free text about one (issue 14, finding 7)
+        # Free-form keys that name a person or carry free text about one
         "name",
         "customer",
         "customername",

@@ -17,7 +17,7 @@ API_VERSION_PATTERN: Final[re.Pattern[str]] = re.compile(r"v[0-9]{1,3}\.[0-9]{1,
 # growth while keeping the id safe as a key segment (staging/keys.py) and a URL path segment.
 PIXEL_ID_MAX_DIGITS: Final[int] = 20
 # Graph ids never start with 0: `01` and `1` would otherwise be two pixels (two key prefixes)
-# for one Meta pixel (issue 14, finding 7).
+# for one Meta pixel.
 PIXEL_ID_PATTERN: Final[re.Pattern[str]] = re.compile(rf"[1-9][0-9]{{0,{PIXEL_ID_MAX_DIGITS - 1}}}")
 PIXEL_ID_RULE: Final[str] = f"1-{PIXEL_ID_MAX_DIGITS} digits, not starting with 0"
 # Ad accounts: `act_` + the numeric id; ads_insights rows carry the id without the prefix.

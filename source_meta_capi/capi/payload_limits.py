@@ -1,4 +1,4 @@
-"""Limits that protect the receiver's process from one hostile event (issue 14, finding 1).
+"""Limits that protect the receiver's process from one hostile event.
 
 Normalization, hashing, PII stripping and the record encoder all walk an event; orjson refuses
 to encode past 254 levels and Python's recursion limit stops a recursive walk near 1000. An

@@ -137,7 +137,7 @@ def unhashed_user_data(record: Mapping[str, Any]) -> Optional[str]:
 
     The receiver stages hashed keys (em, ph, …) as SHA-256 hex only, plain identifiers (IP, user
     agent, fbp, …) as sent, and with pseudonymization every value as an HMAC hex. Anything else
-    in a bucket was not written by the receiver (issue 14, finding 7): the source refuses to emit
+    in a bucket was not written by the receiver: the source refuses to emit
     it, as corrupt data, rather than pass raw personal data to a warehouse. Names the key only.
     """
     user_data = record.get("user_data")

@@ -229,7 +229,7 @@ class PushStreamReader(PartitionGenerator):
                 data = self._reader.get(key)
             except CorruptObjectError as error:
                 # A damaged pack or a non-regular file: the corrupt-object policy decides, and
-                # a retry would not help (issue 14, finding 5).
+                # a retry would not help.
                 self._corrupt(name, error)
                 partition.last_key_read = key
                 continue

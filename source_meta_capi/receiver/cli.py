@@ -153,7 +153,7 @@ def _serve(args: argparse.Namespace) -> int:
         "timeout_graceful_shutdown": 15,  # let in-flight group commits finish
         "backlog": 2048,
         "server_header": False,
-        # Hostile clients (issue 14, finding 7): an idle keep-alive connection is closed after 5 s
+        # Hostile clients: an idle keep-alive connection is closed after 5 s
         # (META_CAPI_KEEP_ALIVE_S; behind a load balancer, above its idle timeout),
         # h11 refuses a header block past 16 KiB (the app answers 431 past that under httptools),
         # and the app gives a body META_CAPI_BODY_TIMEOUT_S to arrive.

@@ -42,7 +42,7 @@ def safe_event_copy(event: Any, default_country: Optional[str] = None) -> Option
     user_data = event.get("user_data")
     custom_data = event.get("custom_data")
     # An event past a size limit is copied by its field names only: normalizing it could blow
-    # the recursion limit and encoding it orjson's depth limit (issue 14, finding 1).
+    # the recursion limit and encoding it orjson's depth limit.
     if (
         check_event_limits(event) is None
         and (user_data is None or isinstance(user_data, Mapping))

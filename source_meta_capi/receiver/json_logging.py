@@ -95,7 +95,7 @@ class JsonFormatter(logging.Formatter):
             # The type only: exception messages of HTTP and AWS libraries can carry URLs and tokens.
             document["exception"] = record.exc_info[0].__name__
         # U+2028/U+2029 are line breaks to JavaScript and to some log shippers: a value holding
-        # one would split or forge a line (issue 14, finding 7). JSON allows them escaped.
+        # one would split or forge a line. JSON allows them escaped.
         return (
             json.dumps(document, default=str, ensure_ascii=False)
             .replace("\u2028", "\\u2028")

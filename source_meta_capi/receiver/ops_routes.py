@@ -27,7 +27,7 @@ def ops_routes(runtime: ReceiverRuntime) -> list[Route]:
 
     async def readyz(request: Request) -> Response:
         try:
-            # Ready means able to stage: a read-only store once answered ready (issue 14, finding 7).
+            # Ready means able to stage: a read-only store must not answer ready.
             probe = getattr(rt.store, "check_writable", rt.store.check)
             await asyncio.get_running_loop().run_in_executor(rt.executor, probe)
         except StoreError as error:

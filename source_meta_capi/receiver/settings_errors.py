@@ -1,7 +1,7 @@
 """The error a bad environment raises: every problem named by its variable, and no secret in it.
 
 A startup error is printed to a terminal or a log, so its text is held to a stricter rule than
-the parsers' messages (issue 14, finding 6): pydantic's own text quotes each offending input,
+the parsers' messages: pydantic's own text quotes each offending input,
 and a token pasted where a pixel id goes would be quoted as the "pixel id". This module builds
 the message from pydantic's structured errors, quotes an input only when its variable is not
 secret, and then, as a second line of defence, replaces every piece of every secret variable's
@@ -59,7 +59,7 @@ def _describe(error: ValidationError, variable_of: Callable[[str], str], secret_
 
 
 def _redact(message: str, given: Mapping[str, str], secret_names: Collection[str]) -> str:
-    """`message` with every piece of every secret variable's value replaced (issue 14, finding 6).
+    """`message` with every piece of every secret variable's value replaced.
 
     The validators never quote a secret variable; this is the second line, for a message that
     would (a token pasted where the pixel id goes, quoted as the "pixel id")."""

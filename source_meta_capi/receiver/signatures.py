@@ -71,7 +71,7 @@ class VerifiedSignature:
     timestamp: int | None = None
     # Whether the credentials name the request's pixel: a secret of that pixel only, or a
     # Standard Webhooks id `<pixel_id>:…` (signed). An unbound signature can be replayed to
-    # another pixel's path by whoever captured it (issue 14, finding 3).
+    # another pixel's path by whoever captured it.
     pixel_bound: bool = False
 
     @property

@@ -131,7 +131,7 @@ def object_lines(key: str, data: bytes) -> list[bytes]:
     return lines
 
 
-# Read-side limits (issue 14, finding 7): a 1 MB gzip bomb decompressed to 2.1 GB. Decompression
+# Read-side limits: a 1 MB gzip bomb decompressed to 2.1 GB. Decompression
 # is streamed and stops at the limit; what the receiver writes stays far below both (a staged
 # line is one event of a request body, an object one group commit).
 MAX_OBJECT_BYTES: Final[int] = 256 * 1024 * 1024
