@@ -3,8 +3,9 @@
 Runs the real `source-meta-capi read` (the only place raw records are written) on the same
 bucket with `decode_processes` 0, 1 and 2, on the local store and on moto's S3 server: the same
 records (same data, top-level nulls left out as the CDK does; whitespace may differ where a
-staged line is passed on as written), same state, same sync summary; and the same actionable
-error when corrupt data fails the sync.
+staged line is passed on as written), same state, same sync summary, the same record counts in
+the STATE messages' sourceStats and the CDK's per-stream log (records travel through the CDK in
+chunks there: push/raw_output.py); and the same actionable error when corrupt data fails the sync.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from __future__ import annotations
 import gzip
 import json
 import random
+import re
 import subprocess
 import sys
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator
@@ -113,7 +116,20 @@ def _read(tmp_path: Path, staging: dict[str, Any], **overrides: Any) -> dict[str
         (m["log"]["message"] for m in messages if m["type"] == "LOG" and "sync_summary" in m["log"]["message"]), None
     )
     errors = [m["trace"]["error"] for m in messages if m["type"] == "TRACE" and m["trace"]["type"] == "ERROR"]
+    # What the platform checks (STATE sourceStats.recordCount, summed per stream) and what the
+    # CDK logs at the end of each stream, against the RECORD lines actually written.
+    written: Counter[str] = Counter(m["record"]["stream"] for m in messages if m["type"] == "RECORD")
+    stated: Counter[str] = Counter()
+    for m in messages:
+        if m["type"] == "STATE":
+            stated[m["state"]["stream"]["stream_descriptor"]["name"]] += int(m["state"]["sourceStats"]["recordCount"])
+    logged = {
+        found.group(2): int(found.group(1))
+        for m in messages
+        if m["type"] == "LOG" and (found := re.fullmatch(r"Read (\d+) records from (\w+) stream", m["log"]["message"]))
+    }
     return {
+        "counts": {"written": dict(written), "stated": dict(stated), "logged": {k: v for k, v in logged.items() if v}},
         "records": records,
         "raw_lines": raw_lines,
         "final_states": final_states,
@@ -135,6 +151,9 @@ def test_decoder_processes_write_the_same_records_state_and_summary_as_the_in_th
     assert streams["delivered_events"]["corrupt"] == 3 and streams["delivered_events"]["filtered_by_event_type"] > 0
     assert baseline["summary"]["schema_drift"]
     assert any('"custom_data"' not in line and '"pixel_id":"2222222222"' in line for line in baseline["raw_lines"])
+    for n in (0, 1, 2):
+        counts = runs[n]["counts"]
+        assert counts["written"] == counts["stated"] == counts["logged"], f"decode_processes={n}: {counts}"
     for n in (1, 2):
         assert runs[n]["returncode"] == 0 and not runs[n]["errors"]
         # Same data; the bytes may differ in whitespace only (a staged line is passed on as written).

@@ -1,14 +1,15 @@
 """Worker processes that decode, check and re-encode staged objects for the console entry point.
 
-Why processes: the CDK spends ~15 us per record on its main thread (queue, message, counts,
-output), and our own per-record work (gunzip, JSON parsing, checks, identity filter: ~10 us) on
-the CDK's worker threads shares one GIL with it: about half the speed of a bare CDK stream
-(docs/benchmarks.md). Here that work runs beside the CDK on another core, and each record comes
-back as the exact JSON the CDK would have written, which the console entry point emits without
-parsing it again (`raw_output.py`).
+Why processes: our per-record work (gunzip, JSON parsing, checks, identity filter: ~10 us) on
+the CDK's worker threads would share one GIL with the CDK's own per-record path. Here it runs
+beside the CDK on other cores, and the records come back as chunks of finished RECORD message
+lines (`record_messages.py`), which the console entry point writes as they are
+(`raw_output.py`): the main process does no per-record work at all.
 
 Identities are deduplicated inside the workers: every object of a pixel goes to the same worker
-(the pixel is part of the identity), so the filter stays exact.
+(the pixel is part of the identity), so the filter stays exact. Pixels are handed to workers in
+the order they are first seen, round robin, so that the push streams' partitions (generated
+pixel by pixel in turn) keep every worker busy.
 
 Pure (no airbyte_cdk): the workers are spawned interpreters that import only this module's
 dependencies.
@@ -16,12 +17,12 @@ dependencies.
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import multiprocessing.connection
 import os
 import threading
-import zlib
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ import orjson
 
 from source_meta_capi.push.object_checks import CheckedObject, Finding, ObjectScope, check_object
 from source_meta_capi.push.record_checks import RecordTypeChecker
+from source_meta_capi.push.record_messages import RecordChunk, record_message_chunks
 from source_meta_capi.staging.identity_filter import DEFAULT_MEMORY_ENTRIES, IdentityFilter
 
 logger = logging.getLogger("airbyte.source_meta_capi")
@@ -42,17 +44,14 @@ class DecoderPoolError(RuntimeError):
 
 @dataclass(frozen=True)
 class EncodedObject:
-    """What a worker sends back for one object: its accepted records as JSON lines, and findings."""
+    """What a worker sends back for one object: its accepted records as RECORD message chunks,
+    and findings."""
 
-    lines: bytes
-    count: int
+    chunks: list[RecordChunk]
     findings: list[Finding]
     filtered_by_event_type: int
     repeats_dropped: int
     readable: bool
-
-    def records(self) -> list[bytes]:
-        return self.lines.split(b"\n") if self.count else []
 
 
 class RecordDecoderPool:
@@ -72,10 +71,20 @@ class RecordDecoderPool:
             )
             for _ in range(processes)
         ]
+        self._owner_lock = threading.Lock()
+        self._owner_of: dict[str, ProcessPoolExecutor] = {}
+
+    def _owner(self, pixel_id: str) -> ProcessPoolExecutor:
+        """The worker of a pixel: the next one in turn when the pixel is first seen, then always it."""
+        with self._owner_lock:
+            executor = self._owner_of.get(pixel_id)
+            if executor is None:
+                executor = self._owner_of[pixel_id] = self._executors[len(self._owner_of) % len(self._executors)]
+            return executor
 
     def decode(self, scope: ObjectScope, data: bytes) -> EncodedObject:
         """Check one object in the worker that owns its pixel; blocks until it is done."""
-        executor = self._executors[zlib.crc32(scope.pixel_id.encode()) % len(self._executors)]
+        executor = self._owner(scope.pixel_id)
         try:
             return executor.submit(_decode, scope, data).result()
         except BrokenProcessPool as error:
@@ -104,6 +113,11 @@ def _start_worker(schemas: dict[str, Mapping[str, Any]], memory_entries: int) ->
     global _memory_entries
     _schemas.update(schemas)
     _memory_entries = memory_entries
+    # Parsed records hold no reference cycles and die with their object, yet their allocations
+    # trigger a young-generation collection every 700 containers: ~15 % of a worker's time
+    # (docs/benchmarks.md). Collections stay on, ~70× rarer, over a frozen start-up heap.
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
     parent = multiprocessing.parent_process()
     if parent is not None:
         threading.Thread(target=_exit_with, args=(parent.sentinel,), name="parent-watch", daemon=True).start()
@@ -131,8 +145,7 @@ def _decode(scope: ObjectScope, data: bytes) -> EncodedObject:
             identities = _identities[scope.stream] = IdentityFilter(_memory_entries)
     checked: CheckedObject = check_object(scope, data, checker, identities)
     return EncodedObject(
-        lines=b"\n".join(_record_lines(scope, checked)),
-        count=len(checked.records),
+        chunks=record_message_chunks(scope.stream, _record_lines(scope, checked)),
         findings=checked.findings,
         filtered_by_event_type=checked.filtered_by_event_type,
         repeats_dropped=checked.repeats_dropped,

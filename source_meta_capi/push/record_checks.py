@@ -130,6 +130,10 @@ def _has_match_key(user_data: Mapping[str, Any]) -> bool:
 # SHA-256 as Meta wants it, and HMAC-SHA256 pseudonyms (user_data_normalization.pseudonymize):
 # both are 64 lowercase hex digits.
 _HASH = re.compile(r"[0-9a-f]{64}")
+# Every hashed value of an event at once, each followed by a newline: one regex run per event
+# instead of one per value (a third of the check's cost). With the length equal to 65 per value,
+# a match has exactly one newline per value, so no value can smuggle two hashes in one string.
+_HASHES = re.compile(r"(?:[0-9a-f]{64}\n)*")
 
 
 def unhashed_user_data(record: Mapping[str, Any]) -> Optional[str]:
@@ -146,6 +150,28 @@ def unhashed_user_data(record: Mapping[str, Any]) -> Optional[str]:
     if type(user_data) is not dict:
         return "user_data"
     pseudonymized = record.get("user_data_pseudonymized") is True
+    hashed: list[Any] = []
+    for key, value in user_data.items():
+        if key in HASHED_USER_DATA_KEYS or pseudonymized:
+            if type(value) is list:
+                hashed.extend(value)
+            else:
+                hashed.append(value)
+        elif key not in PLAIN_USER_DATA_KEYS:
+            return str(key)
+    if not hashed:
+        return None
+    try:
+        text = "\n".join(hashed) + "\n"
+    except TypeError:  # a value that is not a string
+        text = ""
+    if len(text) == 65 * len(hashed) and _HASHES.fullmatch(text) is not None:
+        return None
+    return _first_unhashed_key(user_data, pseudonymized)
+
+
+def _first_unhashed_key(user_data: Mapping[str, Any], pseudonymized: bool) -> Optional[str]:
+    """The exact pass, value by value, that names the key (only for an event that failed)."""
     fullmatch = _HASH.fullmatch
     for key, value in user_data.items():
         if key in HASHED_USER_DATA_KEYS or pseudonymized:
@@ -153,6 +179,4 @@ def unhashed_user_data(record: Mapping[str, Any]) -> Optional[str]:
             for item in values:
                 if type(item) is not str or fullmatch(item) is None:
                     return str(key)
-        elif key not in PLAIN_USER_DATA_KEYS:
-            return str(key)
     return None

@@ -9,7 +9,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from importlib import resources
-from typing import Any, Iterable, Mapping, NamedTuple, Optional
+from typing import Any, Iterable, Iterator, Mapping, NamedTuple, Optional
 
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
@@ -27,6 +27,7 @@ from source_meta_capi.push.cursor import ArrivalWatermarkCursor
 from source_meta_capi.push.decoder_pool import DecoderPoolError, LazyDecoderPool
 from source_meta_capi.push.object_checks import Finding, ObjectScope, check_object
 from source_meta_capi.push.record_checks import DriftFinding, RecordTypeChecker
+from source_meta_capi.push.record_messages import RecordChunk
 from source_meta_capi.push.sync_report import HeldObjects, SyncReport
 from source_meta_capi.staging.identity_filter import IdentityFilter
 from source_meta_capi.staging.keys import ObjectKey, ObjectKind, arrival_floor_key, parse_object_key, pixel_prefix
@@ -138,6 +139,7 @@ class PushStreamReader(PartitionGenerator):
         report: SyncReport,
         schema: Mapping[str, Any],
         decoders: Optional[LazyDecoderPool] = None,
+        output: Optional[raw_output.OutputBudget] = None,
     ) -> None:
         self.spec = spec
         self._config = config
@@ -153,21 +155,36 @@ class PushStreamReader(PartitionGenerator):
         # one per pixel) keeps memory flat however many pixels a sync reads.
         self._identities = IdentityFilter() if spec.kind is ObjectKind.EVENTS else None
         self._decoders = decoders
+        self._output = output or raw_output.OutputBudget()
 
     def generate(self) -> Iterable[Partition]:
-        for pixel in self._config.pixels:
-            after_key = self._cursor.last_key(pixel.pixel_id) if self._incremental else None
-            if after_key is None and self._config.start_date is not None:
-                after_key = arrival_floor_key(self.spec.kind, pixel.pixel_id, self._config.start_date)
-            try:
-                for hour, objects in self._reader.hour_batches(
-                    self.spec.kind, pixel.pixel_id, after_key=after_key, arrived_before=self._arrived_before
-                ):
-                    yield StagedHourPartition(self, hour, self._cursor.register(pixel.pixel_id), after_key, objects)
-                if self._arrived_before is not None:
-                    self._report_held(pixel.pixel_id, after_key, self._arrived_before)
-            except StoreError as error:
-                raise _store_failure(error, f"list {self.spec.name} of pixel {pixel.pixel_id}") from error
+        """Each pixel's hours in arrival order, the pixels taking turns.
+
+        Taking turns keeps every decoder process busy (each owns some pixels); the cursor only
+        needs each pixel's own partitions in order.
+        """
+        turns = [self._pixel_partitions(pixel.pixel_id) for pixel in self._config.pixels]
+        while turns:
+            for turn in list(turns):
+                partition = next(turn, None)
+                if partition is None:
+                    turns.remove(turn)
+                else:
+                    yield partition
+
+    def _pixel_partitions(self, pixel_id: str) -> Iterator[Partition]:
+        after_key = self._cursor.last_key(pixel_id) if self._incremental else None
+        if after_key is None and self._config.start_date is not None:
+            after_key = arrival_floor_key(self.spec.kind, pixel_id, self._config.start_date)
+        try:
+            for hour, objects in self._reader.hour_batches(
+                self.spec.kind, pixel_id, after_key=after_key, arrived_before=self._arrived_before
+            ):
+                yield StagedHourPartition(self, hour, self._cursor.register(pixel_id), after_key, objects)
+            if self._arrived_before is not None:
+                self._report_held(pixel_id, after_key, self._arrived_before)
+        except StoreError as error:
+            raise _store_failure(error, f"list {self.spec.name} of pixel {pixel_id}") from error
 
     def _report_held(self, pixel_id: str, after_key: Optional[str], arrived_before: datetime) -> None:
         """Count the objects this sync leaves for a later one because they arrived within the
@@ -236,7 +253,6 @@ class PushStreamReader(PartitionGenerator):
             except StoreError as error:
                 raise _store_failure(error, f"read {key}") from error
             scope = ObjectScope(name, is_events, pixel_id, ad_account, event_types, key)
-            records: list[Any]
             try:
                 decoders = pool.get() if pool is not None else None
                 encoded = decoders.decode(scope, data) if decoders is not None else None
@@ -247,15 +263,16 @@ class PushStreamReader(PartitionGenerator):
                     internal_message=repr(error.__cause__ or error),
                     failure_type=FailureType.system_error,
                 ) from error
+            records: Iterable[tuple[dict[str, Any], int]]
             if encoded is not None:
                 self._replay(name, encoded.findings)
                 counts = (encoded.readable, encoded.filtered_by_event_type, encoded.repeats_dropped)
-                records = [raw_output.raw_record(line) for line in encoded.records()]
+                records = self._raw_chunks(encoded.chunks)
             else:
                 checked = check_object(scope, data, self._checker, self._identities)
                 self._replay(name, checked.findings)
                 counts = (checked.readable, checked.filtered_by_event_type, checked.repeats_dropped)
-                records = checked.records
+                records = ((record, 1) for record in checked.records)
             readable, filtered, repeats = counts
             if readable:
                 report.add(name, "objects_read")
@@ -265,14 +282,23 @@ class PushStreamReader(PartitionGenerator):
                 report.add(name, "repeats_dropped", repeats)
             emitted = 0
             try:
-                for record in records:
+                for record, count in records:
                     # Counted per object (one locked update instead of one per record).
-                    emitted += 1
+                    emitted += count
                     yield Record(data=record, stream_name=name, associated_slice=None)
             finally:
                 if emitted:
                     report.add(name, "records", emitted)
             partition.last_key_read = key
+
+    def _raw_chunks(self, chunks: list[RecordChunk]) -> Iterator[tuple[dict[str, Any], int]]:
+        """(record data, records it stands for) per chunk of finished lines (raw_output.py).
+
+        Each chunk's bytes are reserved in the output budget only when it is about to be handed
+        to the CDK, so a large object waits for its own earlier chunks to be written.
+        """
+        for chunk in chunks:
+            yield raw_output.raw_records(chunk.lines, chunk.count, self._output), chunk.count
 
     def _replay(self, stream: str, findings: list[Finding]) -> None:
         """Count and log an object's findings in line order; raise on the first one the policy fails on."""
@@ -337,6 +363,7 @@ class PushStreamReader(PartitionGenerator):
             self._identities.close()
         if self._decoders is not None:
             self._decoders.close()
+        self._output.close()
 
 
 def _store_failure(error: StoreError, action: str) -> AirbyteTracedException:
@@ -372,6 +399,7 @@ def build_push_streams(
     }
     processes = config.staging.decode_processes
     decoders = LazyDecoderPool(processes, schemas) if processes > 0 else None
+    output = raw_output.OutputBudget()
     for spec in PUSH_STREAMS:
         schema = schemas[spec.name]
         stream_state = state_manager.get_stream_state(spec.name, None) or {}
@@ -387,6 +415,7 @@ def build_push_streams(
             report,
             schema,
             decoders,
+            output,
         )
         stream = DefaultStream(
             partition_generator=generator,

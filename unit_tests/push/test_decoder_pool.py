@@ -12,7 +12,13 @@ from typing import Any
 import orjson
 import pytest
 
-from source_meta_capi.push.decoder_pool import DecoderPoolError, LazyDecoderPool, RecordDecoderPool, record_json
+from source_meta_capi.push.decoder_pool import (
+    DecoderPoolError,
+    EncodedObject,
+    LazyDecoderPool,
+    RecordDecoderPool,
+    record_json,
+)
 from source_meta_capi.push.object_checks import ObjectScope, check_object
 from source_meta_capi.push.record_checks import RecordTypeChecker
 from source_meta_capi.push.streams import load_schema
@@ -60,16 +66,32 @@ def test_the_pool_gives_check_objects_verdicts_and_dedups_per_pixel_across_worke
     checker = RecordTypeChecker(SCHEMAS["delivered_events"])
     for (scope, data), got in zip(objects, decoded, strict=True):
         expected = check_object(scope, data, checker, identities)
-        assert [orjson.loads(line) for line in got.records()] == [
-            orjson.loads(record_json(r)) for r in expected.records
-        ]
+        assert _data(got) == [orjson.loads(record_json(r)) for r in expected.records]
         assert got.findings == expected.findings
         assert (got.repeats_dropped, got.filtered_by_event_type, got.readable) == (
             expected.repeats_dropped,
             expected.filtered_by_event_type,
             expected.readable,
         )
-    assert [orjson.loads(line)["event_id"] for line in decoded[2].records()] == ["c"]
+    assert [data["event_id"] for data in _data(decoded[2])] == ["c"]
+
+
+def _data(encoded: EncodedObject) -> list[dict[str, Any]]:
+    """The record data of an object's RECORD message chunks, checking the messages on the way."""
+    messages = [orjson.loads(line) for chunk in encoded.chunks for line in chunk.lines.split(b"\n")]
+    assert sum(chunk.count for chunk in encoded.chunks) == len(messages)
+    assert all(m["type"] == "RECORD" and m["record"]["stream"] == "delivered_events" for m in messages)
+    return [m["record"]["data"] for m in messages]
+
+
+def test_pixels_are_spread_over_the_workers_in_the_order_they_are_first_seen() -> None:
+    pool = RecordDecoderPool(2, SCHEMAS)
+    try:
+        owners = [pool._owner(pixel) for pixel in ("300", "100", "300", "200", "400")]
+    finally:
+        pool.close()
+    assert owners[0] is owners[2] and owners[0] is not owners[1]
+    assert owners[3] is owners[0] and owners[4] is owners[1]
 
 
 def test_a_dead_worker_is_a_clear_error_not_a_hang():
