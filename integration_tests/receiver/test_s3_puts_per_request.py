@@ -1,10 +1,12 @@
-"""Storage writes per request (issue 16): a real receiver process staging on moto's S3 server,
+"""Storage writes per request: a real receiver process staging on moto's S3 server,
 single-event signed requests from 32 concurrent senders (closed loop, each waits for its answer).
 
 The first design wrote an idempotency claim per request (1.06 PUTs per request measured on a real
 S3 server). Now nothing is written per request: a group commit writes one events object for all
 the requests that arrived while the previous group was being written, so with 32 senders a
-group holds up to 32 requests. This is a functional property (what is written), not a timing
+group holds up to 32 requests, with the production defaults (no linger): the rejoin wait lets
+the answered members of a group come back before the next group is taken, so the senders do not
+split into two alternating halves. This is a functional property (what is written), not a timing
 test: the bucket is listed and its objects counted.
 """
 
@@ -32,10 +34,6 @@ def test_given_32_concurrent_senders_of_single_event_requests_when_staged_on_s3_
             s3_bucket,
             **receiver_s3_env(moto_endpoint),
             META_CAPI_COMMIT_DEADLINE_S="10",
-            # The senders here are Python threads sharing a GIL with moto: they re-send more
-            # slowly than real clients, so a group would close before most of them are back. A
-            # short linger (a production setting, default 0) lets a group wait for them.
-            META_CAPI_GROUP_COMMIT_LINGER_MS="25",
         ),
         tmp_path / "receiver.log",
     ).start()

@@ -20,6 +20,25 @@ id, with the same event identities (staging-format.md, "Retries are safe"). That
 group cost one or two PUTs whatever the number of requests in it.
 
 Then one "batch staged" log line names the group's requests.
+
+Rejoin wait. Senders that wait for their answer before sending again (closed loop, e.g. a
+server-side tag firing request after request) otherwise split into two alternating halves: while
+group A is written, the other senders fill group B; A's members are answered and come straight
+back, but B is already taken, so they fill the group after it, and so on — with 32 senders every
+group holds ~16 requests, whatever the store's speed. So after a commit answers n members, the
+lane takes its next group only once n more requests have arrived (those members coming back) or
+`rejoin_s` after the answers, whichever comes first; an arrival wakes the lane, it does not poll.
+The wait also applies when nothing was pending at the end of the commit: otherwise the first
+member back would start a group of its own while the others gather behind it, and groups would
+alternate between ~32 and a handful (the same two PUTs per ~32 requests). A lone sender never
+waits (n = 1 and nothing pending: its lane ends with the commit, as without the wait), and
+neither does a lane whose next group is already full (`max_events`). The cost is bounded by
+`rejoin_s` and paid only where requests were pending at the end of a commit or a group of several
+was just answered: under open-loop load (requests that do not wait for their answers) the
+arrivals awaited are not the members answered, and the wait acts as a linger of at most
+`rejoin_s` — fewer writes for that much more latency, the trade a linger makes. Unlike a linger,
+it is not paid by a lane that had only one request in flight. The wait comes before a group is
+planned, so the commit deadline does not run during it.
 """
 
 from __future__ import annotations
@@ -81,7 +100,12 @@ class _Member:
 @dataclass
 class _Lane:
     pending: list[_Member] = field(default_factory=list)
+    pending_events: int = 0
     running: bool = False
+    # While the drain waits for answered members to come back: the arrivals still awaited, and
+    # the future that an arrival (or the cap's timer) resolves.
+    awaited: int = 0
+    rejoined: Optional[asyncio.Future[None]] = None
 
 
 class GroupCommitter:
@@ -95,6 +119,7 @@ class GroupCommitter:
         *,
         max_events: int = 5000,
         linger_s: float = 0.0,
+        rejoin_s: float = 0.0,
         retry_after_s: int = 60,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -103,6 +128,7 @@ class GroupCommitter:
         self._metrics = metrics
         self._max_events = max_events
         self._linger_s = linger_s
+        self._rejoin_s = rejoin_s
         self._retry_after_s = retry_after_s
         self._monotonic = monotonic
         self._lanes: dict[str, _Lane] = {}
@@ -122,6 +148,11 @@ class GroupCommitter:
         pixel_id = intake.context.pixel_id
         lane = self._lanes.setdefault(pixel_id, _Lane())
         lane.pending.append(member)
+        lane.pending_events += member.event_count
+        if lane.rejoined is not None:
+            lane.awaited -= 1
+            if lane.awaited <= 0 or lane.pending_events >= self._max_events:
+                _wake(lane.rejoined)
         if not lane.running:
             lane.running = True
             task = loop.create_task(self._drain(pixel_id, lane))
@@ -136,6 +167,7 @@ class GroupCommitter:
                 if self._linger_s > 0:
                     await asyncio.sleep(self._linger_s)
                 group = _take(lane.pending, self._max_events)
+                lane.pending_events -= sum(member.event_count for member in group)
                 try:
                     await self._commit_group(pixel_id, group)
                 except BaseException as error:  # every waiting request must get an answer
@@ -148,10 +180,29 @@ class GroupCommitter:
                             )
                     if not isinstance(error, Exception):
                         raise
+                else:
+                    # Not after a failure: its members were told to retry much later.
+                    await self._await_rejoin(lane, len(group))
         finally:
             lane.running = False
             if not lane.pending and self._lanes.get(pixel_id) is lane:
                 del self._lanes[pixel_id]
+
+    async def _await_rejoin(self, lane: _Lane, answered: int) -> None:
+        """Wait until `answered` more requests have arrived, the next group is full, or `rejoin_s`."""
+        if self._rejoin_s <= 0 or (answered <= 1 and not lane.pending):
+            return  # nothing to gather: a lone sender's lane ends at once, as without the wait
+        if lane.pending_events >= self._max_events:
+            return
+        loop = asyncio.get_running_loop()
+        lane.awaited = answered
+        lane.rejoined = loop.create_future()
+        timer = loop.call_later(self._rejoin_s, _wake, lane.rejoined)
+        try:
+            await lane.rejoined
+        finally:
+            timer.cancel()
+            lane.rejoined = None
 
     async def _commit_group(self, pixel_id: str, group: list[_Member]) -> None:
         started = self._monotonic()
@@ -246,6 +297,11 @@ def _log_staged(pixel_id: str, intakes: Sequence[Intake], object_key: str) -> No
 def _resolve(future: asyncio.Future[CommitOutcome], outcome: CommitOutcome) -> None:
     if not future.done():
         future.set_result(outcome)
+
+
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def _take(pending: list[_Member], max_events: int) -> list[_Member]:

@@ -91,6 +91,7 @@ def build_runtime(
         metrics,
         max_events=settings.group_commit_max_events,
         linger_s=settings.group_commit_linger_ms / 1000,
+        rejoin_s=settings.group_commit_rejoin_ms / 1000,
         retry_after_s=STORE_RETRY_AFTER_S,
     )
     client = events_client or CapiEventsClient(

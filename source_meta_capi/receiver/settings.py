@@ -305,6 +305,16 @@ class ReceiverSettings(BaseModel):
         "Extra wait for more requests to join a group commit; 0 = only those arriving while a write is in flight.",
         ge=0,
     )
+    # 30 ms: senders slowed by a shared GIL (the S3 puts-per-request test) take ~25 ms to all come
+    # back after an answer; a fast load generator on SeaweedFS, a few ms. A larger cap costs
+    # latency, up to the cap, only where the awaited requests do not come (senders that stopped,
+    # open-loop traffic).
+    group_commit_rejoin_ms: int = _env(
+        "META_CAPI_GROUP_COMMIT_REJOIN_MS",
+        30,
+        "After a group commit answers n requests, the next group waits up to this long for n more to arrive (senders that wait for their answer come straight back and share one write instead of splitting in two); a lone sender never waits. 0 = off.",
+        ge=0,
+    )
     io_threads: int = _env("META_CAPI_IO_THREADS", 32, "Threads for store I/O (object commits).", ge=1)
     writer_id: WriterId = _env(
         "META_CAPI_WRITER_ID", None, "Writer id in object names ([a-z0-9], ≤32); empty = host + pid + random."

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Callable, Iterator, Optional
 
@@ -237,3 +239,136 @@ def test_given_group_when_staged_then_one_log_line_names_every_request(runtime, 
     assert sum(line["group_requests"] for line in lines) == 12 and sum(line["accepted"] for line in lines) == 12
     assert all(line["pixel_id"] == PIXEL and line["object_key"].startswith("events/") for line in lines)
     assert all(line["signature_status"] == "unsigned" and line["rejected"] == 0 for line in lines)
+
+
+class SlowStore(SpyStore):
+    """A store whose puts take `put_s` (in the committer's I/O thread, like a real S3 PUT)."""
+
+    def __init__(self, root: str, put_s: float) -> None:
+        super().__init__(root)
+        self.put_s = put_s
+
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        time.sleep(self.put_s)
+        return super().put_if_absent(key, data)
+
+
+@contextmanager
+def slow_runtime(tmp_path, *, put_s: float = 0.005, rejoin_ms: int = 10, **settings) -> Iterator:
+    store = SlowStore(str(tmp_path / "slow-bucket"), put_s)
+    rt = build_runtime(
+        ReceiverSettings(
+            staging_url=str(store.root),
+            forward_mode="off",
+            commit_deadline_s=5,
+            group_commit_rejoin_ms=rejoin_ms,
+            **settings,
+        ),
+        store=store,
+    )
+    try:
+        yield rt
+    finally:
+        rt.close()
+
+
+async def closed_loop(rt, senders: int, rounds: int) -> list[int]:
+    """`senders` clients each sending `rounds` requests, each waiting for its answer before the next;
+    returns the group size of every events object, in commit order. Answered senders come back
+    one after another (a server reads their next requests in turn), 0.3 ms apart."""
+    groups: dict[str, int] = {}
+
+    async def sender(index: int) -> None:
+        for round_ in range(rounds):
+            outcome = await submit(rt, f"s{index}-{round_}")
+            groups[outcome.object_key] = outcome.group_requests
+            await asyncio.sleep(index * 0.0003)
+
+    await asyncio.gather(*(sender(i) for i in range(senders)))
+    return list(groups.values())
+
+
+def test_given_closed_loop_senders_when_rejoin_wait_on_then_answered_members_rejoin_one_group(tmp_path) -> None:
+    with slow_runtime(tmp_path, rejoin_ms=200) as rt:
+        groups = asyncio.run(closed_loop(rt, senders=32, rounds=6))
+    assert sum(groups) == 32 * 6
+    # The first group is whoever came first; from then on every group holds all 32 senders.
+    assert groups[1:] == [32] * (len(groups) - 1), groups
+
+
+def test_given_closed_loop_senders_when_rejoin_wait_off_then_they_split_into_smaller_groups(tmp_path) -> None:
+    with slow_runtime(tmp_path, rejoin_ms=0) as rt:
+        groups = asyncio.run(closed_loop(rt, senders=32, rounds=6))
+    assert sum(groups) == 32 * 6
+    assert max(groups[1:]) < 32, groups  # what the wait is for
+
+
+def test_given_lone_sender_when_rejoin_wait_on_then_its_commits_are_not_delayed(tmp_path) -> None:
+    async def lone() -> list[float]:
+        timings = []
+        for round_ in range(5):
+            began = time.monotonic()
+            outcome = await submit(rt, f"lone-{round_}")
+            timings.append(time.monotonic() - began)
+            assert outcome.group_requests == 1
+        return timings
+
+    with slow_runtime(tmp_path, put_s=0.0, rejoin_ms=2000) as rt:
+        timings = asyncio.run(lone())
+        assert rt.committer._lanes == {}  # the lane ended after each commit: nothing waits
+    assert max(timings) < 1.0, timings  # far below the 2 s cap
+
+
+def test_given_members_that_do_not_return_when_rejoin_wait_on_then_the_cap_bounds_the_wait(tmp_path) -> None:
+    cap_s = 0.3
+
+    async def scenario() -> tuple[float, list[int]]:
+        first = asyncio.gather(*(submit(rt, f"a{i}") for i in range(4)))
+        await asyncio.sleep(0)
+        late = asyncio.ensure_future(submit(rt, "late"))  # pending while the first group is written
+        outcomes = await first
+        answered = time.monotonic()
+        last = await late  # the 4 answered members never come back: only the cap ends the wait
+        return time.monotonic() - answered, [o.group_requests for o in (*outcomes, last)]
+
+    with slow_runtime(tmp_path, put_s=0.02, rejoin_ms=int(cap_s * 1000)) as rt:
+        waited, groups = asyncio.run(scenario())
+    assert groups == [4, 4, 4, 4, 1]
+    assert cap_s * 0.9 <= waited < cap_s + 1.0, waited
+
+
+def test_given_rejoin_wait_when_next_group_is_full_then_it_is_taken_at_once(tmp_path) -> None:
+    big = [event(f"big-{i}") for i in range(1000)]
+
+    async def scenario() -> tuple[float, list[int]]:
+        first = asyncio.gather(*(submit(rt, f"b{i}") for i in range(3)))
+        await asyncio.sleep(0)
+        full = asyncio.ensure_future(submit(rt, "full", big))  # the max_events of a group, pending
+        outcomes = await first
+        answered = time.monotonic()
+        last = await full
+        return time.monotonic() - answered, [o.group_requests for o in (*outcomes, last)]
+
+    with slow_runtime(tmp_path, put_s=0.02, rejoin_ms=5000, group_commit_max_events=1000) as rt:
+        waited, groups = asyncio.run(scenario())
+    assert groups == [3, 3, 3, 1]
+    assert waited < 2.0, waited  # not the 5 s cap: a full group has no room for returning members
+
+
+def test_given_rejoin_wait_when_more_requests_return_than_fit_then_groups_hold_at_most_max_events(tmp_path) -> None:
+    with slow_runtime(tmp_path, rejoin_ms=200, group_commit_max_events=1000) as rt:
+
+        async def scenario() -> list[int]:
+            sizes: list[int] = []
+
+            async def sender(index: int) -> None:
+                for round_ in range(3):
+                    events = [event(f"m{index}-{round_}-{i}") for i in range(300)]
+                    outcome = await submit(rt, f"m{index}-{round_}", events)
+                    sizes.append(outcome.group_requests)
+
+            await asyncio.gather(*(sender(i) for i in range(8)))
+            return sizes
+
+        sizes = asyncio.run(scenario())
+    assert max(sizes) <= 3  # 3 × 300 events fit in 1,000; a fourth would not
