@@ -268,10 +268,8 @@ def measure_container(endpoint: str, events: int, requests: int) -> Measured:
                 AWS_ACCESS_KEY_ID="testing",
                 AWS_SECRET_ACCESS_KEY="testing",
                 META_CAPI_COMMIT_DEADLINE_S="10",
-                # Python sender threads share a GIL with moto and come back slower than real
-                # clients; a 25 ms linger lets a group wait for them (the figures in deploy.md
-                # were measured so; the defaults' rejoin wait now does the same job).
-                META_CAPI_GROUP_COMMIT_LINGER_MS="25",
+                # Group commit with its defaults: the rejoin wait gathers the answered senders
+                # into the next group (no linger).
             ),
             log_path,
         ).start()
