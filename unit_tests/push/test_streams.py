@@ -67,3 +67,38 @@ def test_given_an_in_process_read_when_it_ends_then_the_garbage_collector_is_unt
     output = read(SourceMetaCapi(config=config, catalog=catalog), config, catalog)
     assert len([m for m in output.records if m.record and m.record.stream == "delivered_events"]) == 10
     assert gc.get_freeze_count() == frozen_before
+
+
+def test_partitions_come_pixel_by_pixel_in_turn_each_pixel_in_arrival_order(tmp_path):
+    # Each decoder process owns some pixels: generating them in turn keeps every process busy,
+    # while the cursor still sees each pixel's hours in order.
+    pixels = ["1111111111", "2222222222", "3333333333"]
+    start = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(hours=10)
+    store = LocalFolderStore(str(tmp_path))
+    hours_of = {"1111111111": 3, "2222222222": 1, "3333333333": 2}
+    for pixel, hours in hours_of.items():
+        for hour in range(hours):
+            moment = start + timedelta(hours=hour)
+            StagingWriter(store, clock=lambda moment=moment: moment).stage(
+                ObjectKind.EVENTS, pixel, [{"event_id": "e"}]
+            )
+    config = SourceConfig.from_mapping(
+        {"pixels": [{"pixel_id": p} for p in pixels], "staging": {"bucket_url": str(tmp_path), "decode_processes": 0}}
+    )
+    state_manager = MagicMock()
+    state_manager.get_stream_state.return_value = {}
+    built = build_push_streams(config, StagingReader(store), state_manager, MagicMock(), frozenset(), SyncReport())
+    try:
+        generated = [(p.pixel_id, p.hour.hour) for p in built[0].reader.generate()]  # type: ignore[attr-defined]
+    finally:
+        for b in built:
+            b.reader.close()
+    hour = [f"{(start + timedelta(hours=n)):%H}" for n in range(3)]
+    assert generated == [
+        ("1111111111", hour[0]),
+        ("2222222222", hour[0]),
+        ("3333333333", hour[0]),
+        ("1111111111", hour[1]),
+        ("3333333333", hour[1]),
+        ("1111111111", hour[2]),
+    ]
