@@ -14,7 +14,10 @@ one starts. The table reports medians; ratios are between medians of the same in
 3. Single-event requests at 32 concurrent senders: the S3 PUTs the receiver makes per request
    (counted by the S3 server), and its requests/s and p99 staging on S3 against the same
    receiver on the local store; a naive receiver doing one put_object per request is the
-   reference for both (1 PUT per request by construction, counted too).
+   reference for both (1 PUT per request by construction, counted too). Diagnostics: the same
+   without the group commit's rejoin wait, and open-loop traffic (requests sent on a fixed
+   schedule whatever the answers, as independent senders do) on S3 with and without the wait:
+   its latency cost where the senders it waits for do not come back.
 
 Diagnostics (no target): the average number of requests per group commit (from the receiver's
 /metrics), CPU per request of the server and of the S3 server, and the cost of a 1-event object
@@ -63,6 +66,10 @@ MIN_S3_VS_LOCAL = 0.9
 # split into two halves that alternate: the requests answered by one commit come back while the
 # next group is already being written, so a group holds ~32 / 2 and a commit costs 1/16 PUT per
 # request; the diagnostic shows what the wait buys.
+# Open-loop diagnostic: a steady rate a quarter of item 3's closed-loop throughput, over enough
+# connections that a request never waits for a free one.
+OPEN_LOOP_RATE = 1000.0
+OPEN_LOOP_CONNECTIONS = 64
 BATCH_CONCURRENCY = 8
 BATCH_EVENTS = 500
 # Sizes of the timed phases; each is also bounded in time (the load generator stops issuing).
@@ -213,7 +220,13 @@ def _group_size(port: int) -> Optional[float]:
 
 
 def _load(
-    server: _Server, requests: Sequence[bytes], work: Path, core: Optional[int], concurrency: int, seconds: float
+    server: _Server,
+    requests: Sequence[bytes],
+    work: Path,
+    core: Optional[int],
+    concurrency: int,
+    seconds: float,
+    rate: float = 0.0,
 ) -> dict[str, Any]:
     path = work / f"requests-{uuid.uuid4().hex[:8]}.bin"
     write_requests(path, requests)
@@ -233,6 +246,8 @@ def _load(
         str(warmup),
         "--max-seconds",
         str(seconds),
+        "--rate",
+        str(rate),
     ]
     try:
         done = subprocess.run(argv, capture_output=True, timeout=seconds * 2 + 180, cwd=ROOT, check=False)
@@ -258,6 +273,7 @@ def _measure_server(
     concurrency: int,
     seconds: float,
     s3: Optional[S3Server] = None,
+    rate: float = 0.0,
 ) -> tuple[dict[str, Any], Optional[float]]:
     """Start a server, run the load against it, stop it. The result also holds the CPU time the
     server (and the S3 server, if given) spent per answered request, warm-up included, and the S3
@@ -269,7 +285,7 @@ def _measure_server(
     try:
         before = cpu_seconds(server.process.pid), cpu_seconds(s3.pid) if s3 else 0.0
         counted = s3.request_counts(BUCKET) if s3 else None
-        result = _load(server, requests, work, cores[1], concurrency, seconds)
+        result = _load(server, requests, work, cores[1], concurrency, seconds, rate)
         answered = result["requests"] + result["warmup"]
         result["server_cpu_ms"] = (cpu_seconds(server.process.pid) - before[0]) * 1000 / answered
         if s3 is not None:
@@ -304,7 +320,17 @@ def measure(work: Path, runs: int, s3_kind: str = "seaweedfs") -> list[Row]:
     cores = _cores()
     started = time.monotonic()
     secret = new_secret()
-    contenders = ("bare", "ours-local", "ours-batch", "ours-local-32", "naive-s3", "ours-s3", "ours-s3-no-rejoin")
+    contenders = (
+        "bare",
+        "ours-local",
+        "ours-batch",
+        "ours-local-32",
+        "naive-s3",
+        "ours-s3",
+        "ours-s3-no-rejoin",
+        "ours-s3-open",
+        "ours-s3-open-no-rejoin",
+    )
     samples = {name: _Samples() for name in contenders}
     errors: list[str] = []
     with s3_server(s3_kind, work, cores[1]) as s3:
@@ -400,6 +426,24 @@ def _one_repetition(
     )
     _check_staged_s3(s3, f"run{run}-no-rejoin", result)
     samples["ours-s3-no-rejoin"].add(result, group=group)
+    # Open loop on S3, with the rejoin wait (the defaults) and without.
+    open_requests = int(OPEN_LOOP_RATE * S3_SECONDS * 1.1)
+    for name, extra in (("ours-s3-open", {}), ("ours-s3-open-no-rejoin", {"META_CAPI_GROUP_COMMIT_REJOIN_MS": "0"})):
+        prefix = f"run{run}-{name}"
+        env = {**s3.env(), **_receiver_env(secret, f"s3://{BUCKET}/{prefix}", **extra)}
+        result, group = _measure_server(
+            "receiver",
+            env,
+            signed_requests(secret, open_requests, 1),
+            work,
+            cores,
+            OPEN_LOOP_CONNECTIONS,
+            S3_SECONDS,
+            s3,
+            rate=OPEN_LOOP_RATE,
+        )
+        _check_staged_s3(s3, prefix, result)
+        samples[name].add(result, group=group)
     _delete(work)
 
 
@@ -627,6 +671,21 @@ def _rows(
             note=f"{m['ours-s3-no-rejoin'] or 0:,.0f} requests/s ({_ratio(m['ours-s3-no-rejoin'], m['ours-local-32']) or 0:.2f}× (e)), "
             f"p50 {_ms(p50['ours-s3-no-rejoin'])}, p99 {_ms(p99['ours-s3-no-rejoin'])}; {detail('ours-s3-no-rejoin')}; "
             f"{billable('ours-s3-no-rejoin')}",
+        ),
+        *(
+            Row(
+                "3",
+                f"diagnostic: open loop, {OPEN_LOOP_RATE:,.0f} single-event requests/s on S3, {what}: p99 latency",
+                p99[name],
+                "ms",
+                n[name],
+                note=f"p50 {_ms(p50[name])}, p99 {_ms(p99[name])} (from when each request was due); "
+                f"{m[name] or 0:,.0f} requests/s answered; {detail(name)}; {billable(name)}",
+            )
+            for name, what in (
+                ("ours-s3-open", "rejoin wait on (default)"),
+                ("ours-s3-open-no-rejoin", "rejoin wait off"),
+            )
         ),
         Row(
             "3",

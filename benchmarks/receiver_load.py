@@ -1,11 +1,14 @@
 """The load generator of the receiver benchmarks: replays pre-built raw HTTP requests.
 
     python -m benchmarks.receiver_load --port P --requests FILE --concurrency 64 \
-        [--warmup 500] [--max-seconds 8]
+        [--warmup 500] [--max-seconds 8] [--rate R]
 
 Run pinned to its own core (`taskset`). It opens `concurrency` keep-alive connections; each sends
 its next request as soon as the previous answer is complete (a closed loop, so the concurrency is
-fixed), reading answers with a minimal parser (status line + Content-Length). The first `warmup`
+fixed), reading answers with a minimal parser (status line + Content-Length). With `--rate R` the
+timed phase is an open loop instead: request i is due at start + i/R whatever the answers, an idle
+connection sends it when it is due, and its latency counts from when it was due (so a request
+that waited for a free connection is not timed as if it had been sent on time). The first `warmup`
 requests are sent and answered before the timed phase, on their own connections. The timed phase
 stops at the end of the file or after `max-seconds` (requests in flight are completed and counted).
 Prints one JSON object: requests, seconds, requests/s, p50/p99 latency in ms, statuses.
@@ -27,9 +30,11 @@ from benchmarks.receiver_traffic import read_requests
 class _Phase:
     """One closed-loop phase over a slice of the requests."""
 
-    def __init__(self, requests: Sequence[bytes], deadline: float) -> None:
+    def __init__(self, requests: Sequence[bytes], deadline: float, rate: float = 0.0) -> None:
         self.requests = requests
         self.deadline = deadline
+        self.rate = rate
+        self.started = time.perf_counter()
         self.next_index = 0
         self.latencies: list[float] = []
         self.statuses: Counter[int] = Counter()
@@ -37,12 +42,17 @@ class _Phase:
         self.active = 0
         self.done: Optional[asyncio.Future[None]] = None
 
-    def take(self) -> Optional[bytes]:
-        if self.next_index >= len(self.requests) or time.perf_counter() > self.deadline or self.errors:
+    def take(self) -> Optional[tuple[bytes, float]]:
+        """The next request and when it is due (now, in a closed loop); None when the phase is over."""
+        now = time.perf_counter()
+        if self.next_index >= len(self.requests) or now > self.deadline or self.errors:
+            return None
+        due = self.started + self.next_index / self.rate if self.rate else now
+        if due > self.deadline:
             return None
         request = self.requests[self.next_index]
         self.next_index += 1
-        return request
+        return request, due
 
     def finished(self) -> None:
         self.active -= 1
@@ -66,13 +76,22 @@ class _Connection(asyncio.Protocol):
 
     def _send_next(self) -> None:
         assert self.transport is not None
-        request = self.phase.take()
-        if request is None:
+        taken = self.phase.take()
+        if taken is None:
             self.waiting = False
             self.transport.close()
             return
+        request, due = taken
         self.waiting = True
-        self.started = time.perf_counter()
+        delay = due - time.perf_counter()
+        if delay > 0:
+            asyncio.get_running_loop().call_later(delay, self._write, request, due)
+        else:
+            self._write(request, due)
+
+    def _write(self, request: bytes, due: float) -> None:
+        assert self.transport is not None
+        self.started = due
         self.transport.write(request)
 
     def data_received(self, data: bytes) -> None:
@@ -109,10 +128,12 @@ def _content_length(head: bytes) -> Optional[int]:
     return int(head[start : stop if stop >= 0 else len(head)].strip())
 
 
-async def _run_phase(port: int, requests: Sequence[bytes], concurrency: int, max_seconds: float) -> dict[str, Any]:
+async def _run_phase(
+    port: int, requests: Sequence[bytes], concurrency: int, max_seconds: float, rate: float = 0.0
+) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     started = time.perf_counter()
-    phase = _Phase(requests, started + max_seconds)
+    phase = _Phase(requests, started + max_seconds, rate)
     phase.done = loop.create_future()
     for _ in range(min(concurrency, len(requests))):
         await loop.create_connection(lambda: _Connection(phase), "127.0.0.1", port)
@@ -143,7 +164,7 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
     warmup = min(args.warmup, len(requests) // 10)
     if warmup:
         await _run_phase(args.port, requests[:warmup], args.concurrency, args.max_seconds)
-    result = await _run_phase(args.port, requests[warmup:], args.concurrency, args.max_seconds)
+    result = await _run_phase(args.port, requests[warmup:], args.concurrency, args.max_seconds, args.rate)
     result["warmup"] = warmup
     return result
 
@@ -155,6 +176,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--warmup", type=int, default=500)
     parser.add_argument("--max-seconds", type=float, default=8.0)
+    parser.add_argument(
+        "--rate", type=float, default=0.0, help="requests/s of an open-loop timed phase (0: closed loop)"
+    )
     args = parser.parse_args()
     try:
         import uvloop
