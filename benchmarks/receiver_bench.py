@@ -411,36 +411,21 @@ def _one_repetition(
         "naive", env, signed_requests(secret, S3_REQUESTS, 1), work, cores, S3_CONCURRENCY, S3_SECONDS, s3
     )
     samples["naive-s3"].add(result)
-    env = {**s3.env(), **_receiver_env(secret, f"s3://{BUCKET}/run{run}-ours")}
-    result, group = _measure_server(
-        "receiver", env, signed_requests(secret, S3_REQUESTS, 1), work, cores, S3_CONCURRENCY, S3_SECONDS, s3
-    )
-    _check_staged_s3(s3, f"run{run}-ours", result)
-    samples["ours-s3"].add(result, group=group)
-    env = {
-        **s3.env(),
-        **_receiver_env(secret, f"s3://{BUCKET}/run{run}-no-rejoin", META_CAPI_GROUP_COMMIT_REJOIN_MS="0"),
-    }
-    result, group = _measure_server(
-        "receiver", env, signed_requests(secret, S3_REQUESTS, 1), work, cores, S3_CONCURRENCY, S3_SECONDS, s3
-    )
-    _check_staged_s3(s3, f"run{run}-no-rejoin", result)
-    samples["ours-s3-no-rejoin"].add(result, group=group)
-    # Open loop on S3, with the rejoin wait (the defaults) and without.
+    # Ours on S3: closed loop with the defaults and with the rejoin wait off, then open loop with
+    # and without it (each on its own prefix, every answered event read back).
     open_requests = int(OPEN_LOOP_RATE * S3_SECONDS * 1.1)
-    for name, extra in (("ours-s3-open", {}), ("ours-s3-open-no-rejoin", {"META_CAPI_GROUP_COMMIT_REJOIN_MS": "0"})):
+    no_rejoin = {"META_CAPI_GROUP_COMMIT_REJOIN_MS": "0"}
+    s3_runs: tuple[tuple[str, dict[str, str], int, int, float], ...] = (
+        ("ours-s3", {}, S3_REQUESTS, S3_CONCURRENCY, 0.0),
+        ("ours-s3-no-rejoin", no_rejoin, S3_REQUESTS, S3_CONCURRENCY, 0.0),
+        ("ours-s3-open", {}, open_requests, OPEN_LOOP_CONNECTIONS, OPEN_LOOP_RATE),
+        ("ours-s3-open-no-rejoin", no_rejoin, open_requests, OPEN_LOOP_CONNECTIONS, OPEN_LOOP_RATE),
+    )
+    for name, extra, count, connections, rate in s3_runs:
         prefix = f"run{run}-{name}"
         env = {**s3.env(), **_receiver_env(secret, f"s3://{BUCKET}/{prefix}", **extra)}
         result, group = _measure_server(
-            "receiver",
-            env,
-            signed_requests(secret, open_requests, 1),
-            work,
-            cores,
-            OPEN_LOOP_CONNECTIONS,
-            S3_SECONDS,
-            s3,
-            rate=OPEN_LOOP_RATE,
+            "receiver", env, signed_requests(secret, count, 1), work, cores, connections, S3_SECONDS, s3, rate=rate
         )
         _check_staged_s3(s3, prefix, result)
         samples[name].add(result, group=group)

@@ -91,7 +91,7 @@ def test_a_chunk_counts_as_its_records_in_the_state_messages_record_count(cdk_me
     assert state.state.sourceStats.recordCount == 502.0
 
 
-def test_a_chunk_counts_as_its_records_in_the_streams_read_total() -> None:
+def test_a_chunk_counts_as_its_records_in_the_streams_read_total(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[Any] = []
 
     class Processor:
@@ -104,17 +104,12 @@ def test_a_chunk_counts_as_its_records_in_the_streams_read_total() -> None:
 
     from airbyte_cdk.sources.types import Record
 
-    original = raw_output._cdk_on_record
-    raw_output._cdk_on_record = cdk_on_record  # type: ignore[assignment]
-    try:
-        processor = Processor()
-        chunk = Record(
-            data=raw_output.raw_records(b"x", 300, raw_output.OutputBudget()), stream_name="delivered_events"
-        )
-        assert list(raw_output.on_record(processor, chunk)) == ["message"]  # type: ignore[arg-type]
-        assert list(raw_output.on_record(processor, Record(data=DATA, stream_name="delivered_events"))) == ["message"]  # type: ignore[arg-type]
-    finally:
-        raw_output._cdk_on_record = original
+    monkeypatch.setattr(raw_output, "_cdk_on_record", cdk_on_record)
+    processor = Processor()
+    chunk = Record(data=raw_output.raw_records(b"x", 300, raw_output.OutputBudget()), stream_name="delivered_events")
+    assert list(raw_output.on_record(processor, chunk)) == ["message"]  # type: ignore[arg-type]
+    ordinary = Record(data=DATA, stream_name="delivered_events")
+    assert list(raw_output.on_record(processor, ordinary)) == ["message"]  # type: ignore[arg-type]
     assert processor._record_counter["delivered_events"] == 301 and len(seen) == 2
 
 
